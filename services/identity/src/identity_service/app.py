@@ -1,0 +1,44 @@
+"""Wiring of the identity service."""
+
+from __future__ import annotations
+
+import json
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from ants_runtime.auth import TokenIssuer, ensure_keypair
+from ants_runtime.service import ServiceRuntime, serve
+from identity_service.application import IdentityApplication
+from identity_service.domain.model import EmailAlreadyRegistered, InvalidAccount, WrongCredentials
+from identity_service.http.controllers import AccountsController
+from identity_service.integration.outbound import to_contract
+from identity_service.settings import Settings, get_settings
+
+DOMAIN_ERRORS = {InvalidAccount: 422, EmailAlreadyRegistered: 409, WrongCredentials: 401}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    identity = IdentityApplication(env=settings.eventsourcing_env())
+    ensure_keypair(settings.auth_private_key_file, settings.auth_public_key_file)
+    issuer = TokenIssuer(settings.auth_private_key_file.read_bytes(), settings.token_ttl_seconds)
+    if settings.identity_seed_file:
+        identity.seed(json.loads(settings.identity_seed_file.read_text()))
+    runtime = ServiceRuntime(settings, identity, to_contract)
+    return runtime.http_app(
+        [AccountsController],
+        title="Identity",
+        description="Accounts, login and roles. Tokens are verified by the other services "
+        "with the public key alone.",
+        domain_errors=DOMAIN_ERRORS,
+        dependencies={
+            "identity": Provide(lambda: identity, sync_to_thread=False),
+            "issuer": Provide(lambda: issuer, sync_to_thread=False),
+        },
+    )
+
+
+def main() -> None:
+    settings = get_settings()
+    serve(create_app(settings), settings)

@@ -1,0 +1,60 @@
+"""Base class of every public integration event: identity, time, subject and CloudEvents type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+CE_TYPE_PREFIX = "fr.ants"
+
+
+class IntegrationEvent(BaseModel):
+    """A fact published by one service for the others.
+
+    Consumers ignore fields they do not know, so a producer may add optional fields to a
+    version; removing or retyping a field needs a new version of the event.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    producer: ClassVar[str]
+    type_name: ClassVar[str]
+    version: ClassVar[int] = 1
+
+    event_id: UUID
+    occurred_at: datetime
+
+    @classmethod
+    def ce_type(cls) -> str:
+        return f"{CE_TYPE_PREFIX}.{cls.producer}.{cls.type_name}.v{cls.version}"
+
+    @property
+    def subject(self) -> str:
+        """The aggregate the event is about: the Kafka key and the CloudEvents subject."""
+        return str(getattr(self, "dossier_id"))
+
+
+class Money(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    amount: str  # decimal as text, e.g. "13.76": no float rounding across languages
+    currency: str = "EUR"
+
+
+class FeeLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str  # e.g. "Y4"
+    label: str
+    amount: str
+
+
+class AmountDue(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    total: str
+    currency: str = "EUR"
+    lines: tuple[FeeLine, ...]

@@ -1,0 +1,42 @@
+"""Events published by the documents service."""
+
+from datetime import date
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from ants_events.base import IntegrationEvent
+
+DocumentKind = Literal["cpi", "recapitulatif", "declaration"]
+
+
+class DocumentRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    document_id: UUID
+    kind: DocumentKind
+
+
+class DocumentsEvent(IntegrationEvent):
+    producer: ClassVar[str] = "documents"
+
+    dossier_id: UUID
+
+
+class DeclarationUploadedV1(DocumentsEvent):
+    type_name: ClassVar[str] = "DeclarationUploaded"
+
+    document_id: UUID
+    account_id: UUID
+    sha256: str
+    media_type: str
+    size: int
+
+
+class CertificateIssuedV1(DocumentsEvent):
+    type_name: ClassVar[str] = "CertificateIssued"
+
+    certificate_number: str
+    valid_until: date
+    documents: tuple[DocumentRef, ...]

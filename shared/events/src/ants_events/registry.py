@@ -1,0 +1,34 @@
+"""Every published contract, found by its CloudEvents type."""
+
+from ants_events import cert, documents, identity, payment, requests
+from ants_events.base import IntegrationEvent
+
+CONTRACTS: tuple[type[IntegrationEvent], ...] = (
+    identity.AccountRegisteredV1,
+    requests.RequestStartedV1,
+    requests.RequestSubmittedV1,
+    requests.TheftDeclarationRequestedV1,
+    requests.RequestReadyForPaymentV1,
+    requests.RequestCompletedV1,
+    requests.RequestCancelledV1,
+    requests.CitizenMessagePostedV1,
+    documents.DeclarationUploadedV1,
+    documents.CertificateIssuedV1,
+    cert.AttachmentRejectedV1,
+    cert.AttachmentAcceptedV1,
+    cert.AgentMessagePostedV1,
+    payment.PaymentRecordedV1,
+)
+
+BY_CE_TYPE: dict[str, type[IntegrationEvent]] = {c.ce_type(): c for c in CONTRACTS}
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+def contract_for(ce_type: str) -> type[IntegrationEvent]:
+    try:
+        return BY_CE_TYPE[ce_type]
+    except KeyError:
+        raise UnknownEventType(ce_type) from None

@@ -1,0 +1,21 @@
+"""Kafka topic names: one topic per producing service, plus its dead-letter topic."""
+
+IDENTITY = "ants.identity.v1"
+REQUESTS = "ants.requests.v1"
+CERT = "ants.cert.v1"
+PAYMENT = "ants.payment.v1"
+DOCUMENTS = "ants.documents.v1"
+
+BY_PRODUCER = {
+    "identity": IDENTITY,
+    "requests": REQUESTS,
+    "cert": CERT,
+    "payment": PAYMENT,
+    "documents": DOCUMENTS,
+}
+
+ALL = tuple(BY_PRODUCER.values())
+
+
+def dead_letter(topic: str) -> str:
+    return f"{topic}.dlq"

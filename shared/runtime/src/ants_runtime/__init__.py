@@ -1,0 +1,1 @@
+"""What every duplicata service shares: event store, outbox relay, Kafka consumer, auth, HTTP."""

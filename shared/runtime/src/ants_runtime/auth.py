@@ -1,0 +1,99 @@
+"""Bearer tokens: signed by identity with its private key, verified anywhere with the public key."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+ALGORITHM = "EdDSA"
+ISSUER = "ants-identity"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: UUID
+    email: str
+    given_name: str
+    family_name: str
+    roles: frozenset[str]
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+class TokenIssuer:
+    def __init__(self, private_key_pem: bytes, ttl_seconds: int = 3600) -> None:
+        self._key = serialization.load_pem_private_key(private_key_pem, password=None)
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, principal: Principal) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "sub": str(principal.account_id),
+            "email": principal.email,
+            "given_name": principal.given_name,
+            "family_name": principal.family_name,
+            "roles": sorted(principal.roles),
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+            "jti": str(uuid4()),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)  # type: ignore[arg-type]
+
+
+class TokenVerifier:
+    def __init__(self, public_key_pem: bytes) -> None:
+        self._key = serialization.load_pem_public_key(public_key_pem)
+
+    @classmethod
+    def from_file(cls, path: Path) -> TokenVerifier:
+        return cls(path.read_bytes())
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token, self._key, algorithms=[ALGORITHM], issuer=ISSUER,  # type: ignore[arg-type]
+                options={"require": ["exp", "sub", "iss"]},
+            )
+            return Principal(
+                account_id=UUID(claims["sub"]),
+                email=claims["email"],
+                given_name=claims["given_name"],
+                family_name=claims["family_name"],
+                roles=frozenset(claims["roles"]),
+            )
+        except (jwt.PyJWTError, KeyError, ValueError) as error:
+            raise InvalidToken(str(error)) from error
+
+
+def ensure_keypair(private_path: Path, public_path: Path) -> None:
+    """Create the signing key pair once (the embedded default; production mounts a secret)."""
+    if private_path.exists() and public_path.exists():
+        return
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    public_path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    private_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private_path.chmod(0o600)
+    public_path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )

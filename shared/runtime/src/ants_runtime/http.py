@@ -1,0 +1,127 @@
+"""HTTP conventions shared by the services: JSON errors people understand, auth, health."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+from litestar import Request, Response, get
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.status_codes import (
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+
+from ants_runtime.auth import InvalidToken, Principal, TokenVerifier
+
+log = structlog.get_logger(__name__)
+
+UNAUTHENTICATED = "Vous devez être connecté : jeton d'accès absent, invalide ou expiré."
+FORBIDDEN = "Vous n'avez pas accès à cette ressource."
+
+
+def error_body(status: int, message: str, errors: list[dict[str, str]] | None = None) -> Response:
+    content: dict[str, Any] = {"status_code": status, "message": message}
+    if errors:
+        content["errors"] = errors
+    return Response(content=content, status_code=status)
+
+
+def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
+    errors = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            field = str(item.get("key") or item.get("source") or "")
+            errors.append({"field": field, "message": str(item.get("message", ""))})
+    return errors
+
+
+def validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response:
+    errors = _field_errors(exc)
+    fields = ", ".join(sorted({e["field"] for e in errors if e["field"]}))
+    message = "Les données envoyées sont invalides"
+    message += f" (champ(s) : {fields})." if fields else "."
+    return error_body(HTTP_422_UNPROCESSABLE_ENTITY, message, errors)
+
+
+def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response:
+    return error_body(exc.status_code, exc.detail)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response:
+    log.exception("http.unhandled_error", path=request.url.path)
+    return error_body(HTTP_500_INTERNAL_SERVER_ERROR, "Une erreur interne est survenue. Réessayez plus tard.")
+
+
+def exception_handlers(domain_errors: Mapping[type[Exception], int]) -> dict[Any, Any]:
+    """Domain errors carry a French message; each maps to one HTTP status."""
+
+    def domain_handler(_: Request[Any, Any, Any], exc: Exception) -> Response:
+        status = next(code for cls, code in domain_errors.items() if isinstance(exc, cls))
+        return error_body(status, str(exc))
+
+    handlers: dict[Any, Any] = {cls: domain_handler for cls in domain_errors}
+    handlers |= {
+        ValidationException: validation_handler,
+        HTTPException: http_exception_handler,
+        HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
+    }
+    return handlers
+
+
+class Forbidden(HTTPException):
+    status_code = HTTP_403_FORBIDDEN
+
+
+def bearer_principal(verifier: TokenVerifier, request: Request[Any, Any, Any]) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthorizedException(detail=UNAUTHENTICATED)
+    try:
+        principal = verifier.verify(token.strip())
+    except InvalidToken:
+        raise NotAuthorizedException(detail=UNAUTHENTICATED) from None
+    structlog.contextvars.bind_contextvars(account_id=str(principal.account_id))
+    return principal
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    if not principal.has_role(*roles):
+        raise Forbidden(detail=FORBIDDEN)
+
+
+HealthCheck = Callable[[], Awaitable[bool]]
+
+
+def health_route(checks: Mapping[str, HealthCheck]) -> Any:
+    @get("/health", tags=["operations"], summary="Store and broker reachable")
+    async def health() -> Response:
+        results = {}
+        for name, check in checks.items():
+            try:
+                results[name] = "ok" if await check() else "down"
+            except Exception:  # noqa: BLE001 - a failing check is a "down" answer
+                results[name] = "down"
+        healthy = all(v == "ok" for v in results.values())
+        return Response(
+            {"status": "ok" if healthy else "down", "checks": results},
+            status_code=200 if healthy else HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    return health
+
+
+__all__ = [
+    "HTTP_401_UNAUTHORIZED",
+    "Forbidden",
+    "bearer_principal",
+    "error_body",
+    "exception_handlers",
+    "health_route",
+    "require_role",
+]

@@ -1,0 +1,51 @@
+"""Settings common to every service, read from the environment (12-factor)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Environment variables shared by all services. Each service subclasses it."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_topic_partitions: int = 1
+
+    data_dir: Path = Path("var")
+    persistence_module: str = "eventsourcing.sqlite"
+
+    auth_public_key_file: Path = Path("var/keys/token-public.pem")
+
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    @property
+    def service_dir(self) -> Path:
+        return self.data_dir / self.service_name
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """Defaults for the eventsourcing library; its own environment variables win."""
+        self.service_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": self.persistence_module,
+            "SQLITE_DBNAME": str(self.service_dir / "events.sqlite"),
+            "SQLITE_LOCK_TIMEOUT": "10",
+            "POSTGRES_DBNAME": f"ants_{self.service_name}",
+            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_PORT": "5432",
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_PASSWORD": "",
+        }
