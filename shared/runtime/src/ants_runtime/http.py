@@ -62,7 +62,9 @@ def exception_handlers(domain_errors: Mapping[type[Exception], int]) -> dict[Any
 
     def domain_handler(_: Request[Any, Any, Any], exc: Exception) -> Response:
         status = next(code for cls, code in domain_errors.items() if isinstance(exc, cls))
-        return error_body(status, str(exc))
+        field = getattr(exc, "field", None)
+        errors = [{"field": field, "message": str(exc)}] if field else None
+        return error_body(status, str(exc), errors)
 
     handlers: dict[Any, Any] = {cls: domain_handler for cls in domain_errors}
     handlers |= {

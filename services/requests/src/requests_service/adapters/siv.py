@@ -1,0 +1,98 @@
+"""The national vehicle registry (SIV), as an adapter over a seeded local dataset."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+DEFAULT_DATASET = Path(__file__).with_name("siv_dataset.json")
+
+
+def person_key(given_name: str, family_name: str) -> tuple[str, str]:
+    """Names compared without case, accents or extra spaces."""
+
+    def fold(text: str) -> str:
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+        return " ".join(text.replace("-", " ").upper().split())
+
+    return fold(given_name), fold(family_name)
+
+
+@dataclass(frozen=True)
+class Person:
+    given_name: str
+    family_name: str
+    address: str = ""
+
+    def is_named(self, given_name: str, family_name: str) -> bool:
+        return person_key(self.given_name, self.family_name) == person_key(given_name, family_name)
+
+
+@dataclass(frozen=True)
+class VehicleRecord:
+    plate: str
+    vin: str
+    make: str
+    model: str
+    first_registration: str
+    holder: Person
+    co_holders: tuple[Person, ...] = ()
+    theft_of_title_recorded: bool = False
+    pledges: tuple[str, ...] = ()
+    objections: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class VehicleRegistry(Protocol):
+    def find(self, plate: str) -> VehicleRecord | None: ...
+
+
+class SeededSiv:
+    """Reads vehicles from a JSON file; a `fleets` entry expands to many numbered vehicles."""
+
+    def __init__(self, vehicles: dict[str, VehicleRecord]) -> None:
+        self.vehicles = vehicles
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> SeededSiv:
+        raw = json.loads((path or DEFAULT_DATASET).read_text())
+        vehicles = {v["plate"]: _record(v) for v in raw.get("vehicles", [])}
+        for fleet in raw.get("fleets", []):
+            for n in range(fleet["count"]):
+                block, number = divmod(n, 999)
+                plate = f"{fleet['prefix']}-{number + 1:03d}-{_suffix(block)}"
+                vehicles[plate] = _record(
+                    {**fleet["template"], "plate": plate, "vin": f"{fleet['vin_prefix']}{n:08d}"}
+                )
+        return cls(vehicles)
+
+    def find(self, plate: str) -> VehicleRecord | None:
+        return self.vehicles.get(plate)
+
+
+def _suffix(block: int) -> str:
+    letters = "ABCDEFGHJKLMNPQRSTVWXYZ"  # no I, O, U in SIV numbers
+    return letters[block // len(letters) % len(letters)] + letters[block % len(letters)]
+
+
+def _person(raw: dict[str, Any]) -> Person:
+    return Person(raw["given_name"], raw["family_name"], raw.get("address", ""))
+
+
+def _record(raw: dict[str, Any]) -> VehicleRecord:
+    return VehicleRecord(
+        plate=raw["plate"],
+        vin=raw["vin"],
+        make=raw["make"],
+        model=raw["model"],
+        first_registration=raw["first_registration"],
+        holder=_person(raw["holder"]),
+        co_holders=tuple(_person(p) for p in raw.get("co_holders", [])),
+        theft_of_title_recorded=raw.get("theft_of_title_recorded", False),
+        pledges=tuple(raw.get("pledges", [])),
+        objections=tuple(raw.get("objections", [])),
+    )

@@ -1,0 +1,50 @@
+"""Wiring of the requests service."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from ants_runtime.fees import FeeSchedule
+from ants_runtime.service import ServiceRuntime, serve
+from requests_service.adapters.siv import SeededSiv
+from requests_service.application import RequestsApplication
+from requests_service.domain import errors
+from requests_service.http.controllers import DossiersController
+from requests_service.integration import inbound
+from requests_service.integration.outbound import to_contract
+from requests_service.settings import Settings, get_settings
+
+DOMAIN_ERRORS = {
+    errors.InvalidRequest: 422,
+    errors.VehicleNotFound: 422,
+    errors.NotHolder: 403,
+    errors.NotYourDossier: 403,
+    errors.DossierNotFound: 404,
+    errors.RequestAlreadyOpen: 409,
+    errors.WrongState: 409,
+}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    requests = RequestsApplication(
+        env=settings.eventsourcing_env(),
+        siv=SeededSiv.load(settings.siv_dataset_file),
+        fees=FeeSchedule.load(settings.fee_schedule_file),
+    )
+    runtime = ServiceRuntime(settings, requests, to_contract)
+    inbound.register(runtime.inbound, requests)
+    return runtime.http_app(
+        [DossiersController],
+        title="Requests",
+        description="Duplicate registration certificate requests (dossiers), rebuilt from "
+        "their event streams.",
+        domain_errors=DOMAIN_ERRORS,
+        dependencies={"requests": Provide(lambda: requests, sync_to_thread=False)},
+    )
+
+
+def main() -> None:
+    settings = get_settings()
+    serve(create_app(settings), settings)

@@ -1,0 +1,236 @@
+"""Requests use cases: start, declare, submit, and the facts coming back from other services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from ants_runtime.fees import FeeSchedule
+from ants_runtime.store import ServiceApplication
+from requests_service.adapters.siv import SeededSiv, VehicleRecord, VehicleRegistry
+from requests_service.domain.dossier import Basket, Dossier, VehicleLock
+from requests_service.domain.errors import (
+    DossierNotFound,
+    InvalidRequest,
+    NotHolder,
+    RequestAlreadyOpen,
+    VehicleNotFound,
+)
+from requests_service.domain.plates import normalise_plate
+
+
+class RequestsApplication(ServiceApplication):
+    name = "requests"
+    snapshotting_intervals = {Dossier: 50}
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        siv: VehicleRegistry | None = None,
+        fees: FeeSchedule | None = None,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        super().__init__(env)
+        self.siv = siv or SeededSiv.load()
+        self.fees = fees or FeeSchedule.load()
+        self.today = today
+
+    # --- the citizen's steps -------------------------------------------------------------
+
+    def start(
+        self, account_id: UUID, given_name: str, family_name: str,
+        reason: str, person: str, special_case: bool, plate: str,
+    ) -> Dossier:
+        plate = normalise_plate(plate)
+        vehicle = self.siv.find(plate)
+        if vehicle is None:
+            raise VehicleNotFound(
+                f"Aucun véhicule immatriculé {plate} n'est connu du système d'immatriculation "
+                "des véhicules (SIV). Vérifiez le numéro.",
+                field="plate",
+            )
+        check_requester(vehicle, person, given_name, family_name)
+        for _attempt in range(3):
+            lock = self.vehicle_lock(plate)
+            if lock.open_dossier_id is not None:
+                raise RequestAlreadyOpen(
+                    f"Une demande de duplicata est déjà en cours pour le véhicule {plate}. "
+                    "Reprenez-la depuis votre panier.",
+                    field="plate",
+                )
+            dossier = new_dossier(account_id, reason, person, special_case, vehicle)
+            lock.claim(dossier.id)
+            basket = self.basket(account_id)
+            basket.add(dossier.id)
+            try:
+                self.save(dossier, lock, basket)
+            except IntegrityError:
+                continue  # a concurrent request claimed the vehicle or used the basket: look again
+            return dossier
+        raise RequestAlreadyOpen(
+            f"Une demande de duplicata est déjà en cours pour le véhicule {plate}.", field="plate"
+        )
+
+    def declare(self, dossier_id: UUID, sworn_statement: bool, legal_terms: bool) -> Dossier:
+        dossier = self.get_dossier(dossier_id)
+        dossier.accept_declarations(sworn_statement, legal_terms)
+        self.save(dossier)
+        return dossier
+
+    def submit(self, dossier_id: UUID) -> Dossier:
+        dossier = self.get_dossier(dossier_id)
+        dossier.submit()
+        if not dossier.needs_theft_declaration:
+            dossier.make_payable(self.amount_due())
+        self.save(dossier)
+        return dossier
+
+    def cancel(self, dossier_id: UUID) -> Dossier:
+        dossier = self.get_dossier(dossier_id)
+        dossier.cancel("Annulée par le demandeur")
+        lock = self.vehicle_lock(dossier.vehicle["plate"])
+        lock.release(dossier.id)
+        self.save(dossier, lock)
+        return dossier
+
+    def post_citizen_message(
+        self, dossier_id: UUID, author_id: UUID, text: str, document_id: UUID | None = None
+    ) -> dict[str, Any]:
+        dossier = self.get_dossier(dossier_id)
+        text = text.strip()
+        if not text:
+            raise InvalidRequest("Le message est vide.", "text")
+        if len(text) > 4000:
+            raise InvalidRequest("Le message ne doit pas dépasser 4 000 caractères.", "text")
+        message_id = str(uuid4())
+        dossier.post_message(
+            message_id, str(author_id), "citizen", text, str(document_id) if document_id else None
+        )
+        self.save(dossier)
+        return dossier.messages[-1]
+
+    # --- reading -------------------------------------------------------------------------
+
+    def get_dossier(self, dossier_id: UUID) -> Dossier:
+        try:
+            dossier = self.repository.get(dossier_id)
+        except AggregateNotFoundError:
+            raise DossierNotFound from None
+        if not isinstance(dossier, Dossier):
+            raise DossierNotFound
+        return dossier
+
+    def dossiers_of(self, account_id: UUID) -> list[Dossier]:
+        return [self.get_dossier(i) for i in self.basket(account_id).dossier_ids]
+
+    def history(self, dossier_id: UUID) -> list[Any]:
+        self.get_dossier(dossier_id)
+        return list(self.events.get(dossier_id))
+
+    def amount_due(self) -> dict[str, Any]:
+        quote = self.fees.quote(self.today())
+        return {
+            "total": f"{quote.total:.2f}",
+            "currency": quote.currency,
+            "lines": [
+                {"code": f.code, "label": f.label, "amount": f"{f.amount:.2f}"} for f in quote.lines
+            ],
+        }
+
+    def vehicle_lock(self, plate: str) -> VehicleLock:
+        try:
+            return self.repository.get(VehicleLock.create_id(plate))
+        except AggregateNotFoundError:
+            return VehicleLock(plate=plate)
+
+    def basket(self, account_id: UUID) -> Basket:
+        try:
+            return self.repository.get(Basket.create_id(account_id))
+        except AggregateNotFoundError:
+            return Basket(account_id=account_id)
+
+    # --- facts from the other services: each returns the aggregates to save -------------
+
+    def on_declaration_uploaded(self, dossier_id: UUID, document_id: UUID, sha256: str, media_type: str) -> list[Any]:
+        dossier = self.get_dossier(dossier_id)
+        return [dossier] if dossier.receive_declaration(str(document_id), sha256, media_type) else []
+
+    def on_attachment_rejected(self, dossier_id: UUID, review_id: UUID, document_id: UUID, reason: str, note: str) -> list[Any]:
+        dossier = self.get_dossier(dossier_id)
+        changed = dossier.reject_declaration(str(review_id), str(document_id), reason, note)
+        return [dossier] if changed else []
+
+    def on_attachment_accepted(self, dossier_id: UUID, review_id: UUID, document_id: UUID, note: str) -> list[Any]:
+        dossier = self.get_dossier(dossier_id)
+        if not dossier.accept_declaration(str(review_id), str(document_id), note):
+            return []
+        dossier.make_payable(self.amount_due())
+        return [dossier]
+
+    def on_agent_message(self, dossier_id: UUID, message_id: UUID, author_id: UUID, text: str) -> list[Any]:
+        dossier = self.get_dossier(dossier_id)
+        changed = dossier.post_message(str(message_id), str(author_id), "cert_agent", text)
+        return [dossier] if changed else []
+
+    def on_payment_recorded(self, dossier_id: UUID, payment_id: UUID, amount: str, currency: str) -> list[Any]:
+        dossier = self.get_dossier(dossier_id)
+        return [dossier] if dossier.record_payment(str(payment_id), amount, currency) else []
+
+    def on_certificate_issued(
+        self, dossier_id: UUID, certificate_number: str, valid_until: date, documents: list[dict[str, str]]
+    ) -> list[Any]:
+        dossier = self.get_dossier(dossier_id)
+        if not dossier.complete(certificate_number, valid_until.isoformat(), documents):
+            return []
+        lock = self.vehicle_lock(dossier.vehicle["plate"])
+        lock.release(dossier.id)
+        return [dossier, lock]
+
+
+def check_requester(vehicle: VehicleRecord, person: str, given_name: str, family_name: str) -> None:
+    if person == "titulaire" and vehicle.holder.is_named(given_name, family_name):
+        return
+    if person == "cotitulaire" and any(p.is_named(given_name, family_name) for p in vehicle.co_holders):
+        return
+    if person == "mandataire":
+        raise NotHolder(
+            "La demande par un mandataire n'est pas encore possible en ligne : le titulaire du "
+            "certificat doit faire la demande depuis son propre espace.",
+            field="person",
+        )
+    role = "titulaire" if person == "titulaire" else "co-titulaire"
+    raise NotHolder(
+        f"Selon le SIV, vous n'êtes pas {role} du certificat d'immatriculation du véhicule "
+        f"{vehicle.plate}. Seul le titulaire ou un co-titulaire peut demander un duplicata.",
+        field="person",
+    )
+
+
+def new_dossier(
+    account_id: UUID, reason: str, person: str, special_case: bool, vehicle: VehicleRecord
+) -> Dossier:
+    dossier_id = uuid4()
+    dossier = Dossier(
+        id=dossier_id,
+        dossier_number=f"DUP-{datetime.now(UTC):%Y}-{dossier_id.hex[:8].upper()}",
+        account_id=account_id,
+        reason=reason,
+        person=person,
+        special_case=special_case,
+        vehicle={
+            "plate": vehicle.plate, "vin": vehicle.vin, "make": vehicle.make,
+            "model": vehicle.model, "first_registration": vehicle.first_registration,
+        },
+        holder={
+            "given_name": vehicle.holder.given_name, "family_name": vehicle.holder.family_name,
+            "address": vehicle.holder.address,
+        },
+        theft_recorded_in_siv=vehicle.theft_of_title_recorded,
+        started_at=datetime.now(UTC).isoformat(),
+    )
+    return dossier

@@ -1,0 +1,303 @@
+"""The Dossier aggregate: one duplicate request, rebuilt from its events on every read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from requests_service.domain.errors import InvalidRequest, WrongState
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+REASONS = {"perte": "Perte", "vol": "Vol", "deterioration": "Détérioration"}
+PERSONS = {"titulaire": "Titulaire", "cotitulaire": "Co-titulaire", "mandataire": "Mandataire"}
+
+STATUS_LABELS = {
+    "draft": "En cours de saisie",
+    "awaiting_declaration": "En attente de la déclaration de vol",
+    "under_review": "En cours de contrôle par le CERT",
+    "ready_for_payment": "En attente de paiement",
+    "paid": "Payée, certificat en préparation",
+    "completed": "Terminée",
+    "cancelled": "Annulée",
+}
+OPEN_STATUSES = {"draft", "awaiting_declaration", "under_review", "ready_for_payment", "paid"}
+NEXT_ACTIONS = {
+    "awaiting_declaration": ("send_declaration", "Envoyer la déclaration de vol"),
+    "under_review": ("wait_cert", "Patienter : le CERT contrôle votre déclaration"),
+    "ready_for_payment": ("pay", "Payer les taxes en ligne"),
+    "paid": ("wait_certificate", "Patienter : le certificat provisoire est en préparation"),
+    "completed": ("download", "Télécharger le certificat provisoire et le récapitulatif"),
+}
+
+
+class Dossier(Aggregate):
+    @event("Started")
+    def __init__(
+        self,
+        id: UUID,
+        dossier_number: str,
+        account_id: UUID,
+        reason: str,
+        person: str,
+        special_case: bool,
+        vehicle: dict[str, Any],
+        holder: dict[str, Any],
+        theft_recorded_in_siv: bool,
+        started_at: str,
+    ) -> None:
+        if reason not in REASONS:
+            raise InvalidRequest("Choisissez le motif : perte, vol ou détérioration.", "reason")
+        if person not in PERSONS:
+            raise InvalidRequest("Choisissez la personne concernée par la demande.", "person")
+        self.dossier_number = dossier_number
+        self.account_id = account_id
+        self.reason = reason
+        self.person = person
+        self.special_case = special_case
+        self.vehicle = vehicle
+        self.holder = holder
+        self.theft_recorded_in_siv = theft_recorded_in_siv
+        self.started_at = started_at
+        self.status = "draft"
+        self.declarations: dict[str, bool] = {}
+        self.submitted_at: str | None = None
+        self.amount_due: dict[str, Any] | None = None
+        self.declaration_documents: list[str] = []
+        self.review_decisions: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []
+        self.payment: dict[str, Any] | None = None
+        self.certificate: dict[str, Any] | None = None
+        self.cancellation: str | None = None
+
+    # --- the citizen's steps -------------------------------------------------------------
+
+    def accept_declarations(self, sworn_statement: bool, legal_terms: bool) -> None:
+        self.check_status("draft", action="cocher les déclarations")
+        if not (sworn_statement and legal_terms):
+            raise InvalidRequest(
+                "Vous devez cocher les deux déclarations (attestation sur l'honneur et "
+                "conditions légales d'utilisation) avant de valider la demande.",
+                "declarations",
+            )
+        self._declarations_accepted(sworn_statement=sworn_statement, legal_terms=legal_terms)
+
+    @event("DeclarationsAccepted")
+    def _declarations_accepted(self, sworn_statement: bool, legal_terms: bool) -> None:
+        self.declarations = {"sworn_statement": sworn_statement, "legal_terms": legal_terms}
+
+    def submit(self) -> None:
+        self.check_status("draft", action="valider la demande")
+        if not self.declarations:
+            raise WrongState(
+                "Cochez les déclarations légales avant de valider la demande.", "declarations"
+            )
+        self._submitted(
+            next_step="theft_declaration" if self.needs_theft_declaration else "payment",
+            at=now(),
+            account_id=self.account_id,
+            sworn_statement=self.declarations["sworn_statement"],
+            legal_terms=self.declarations["legal_terms"],
+        )
+        if self.needs_theft_declaration:
+            self._theft_declaration_requested(account_id=self.account_id, plate=self.vehicle["plate"])
+
+    @property
+    def needs_theft_declaration(self) -> bool:
+        return self.reason == "vol" and not self.theft_recorded_in_siv
+
+    @event("Submitted")
+    def _submitted(
+        self, next_step: str, at: str, account_id: UUID, sworn_statement: bool, legal_terms: bool
+    ) -> None:
+        self.submitted_at = at
+        self.status = "draft" if next_step == "payment" else "awaiting_declaration"
+
+    @event("TheftDeclarationRequested")
+    def _theft_declaration_requested(self, account_id: UUID, plate: str) -> None:
+        self.status = "awaiting_declaration"
+
+    def make_payable(self, amount_due: dict[str, Any]) -> None:
+        self._ready_for_payment(amount_due=amount_due, account_id=self.account_id)
+
+    @event("ReadyForPayment")
+    def _ready_for_payment(self, amount_due: dict[str, Any], account_id: UUID) -> None:
+        self.amount_due = amount_due
+        self.status = "ready_for_payment"
+
+    def cancel(self, reason: str) -> None:
+        if self.status not in {"draft", "awaiting_declaration", "under_review", "ready_for_payment"}:
+            raise WrongState("Cette demande ne peut plus être annulée.")
+        self._cancelled(reason=reason)
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str) -> None:
+        self.cancellation = reason
+        self.status = "cancelled"
+
+    # --- facts from the other services (idempotent by business key) -----------------------
+
+    def receive_declaration(self, document_id: str, sha256: str, media_type: str) -> bool:
+        if document_id in self.declaration_documents or self.status != "awaiting_declaration":
+            return False
+        self._declaration_received(document_id=document_id, sha256=sha256, media_type=media_type)
+        return True
+
+    @event("DeclarationReceived")
+    def _declaration_received(self, document_id: str, sha256: str, media_type: str) -> None:
+        self.declaration_documents.append(document_id)
+        self.status = "under_review"
+
+    def reject_declaration(self, review_id: str, document_id: str, reason: str, note: str) -> bool:
+        if self.decided(review_id) or self.status != "under_review":
+            return False
+        self._declaration_rejected(
+            review_id=review_id, document_id=document_id, reason=reason, note=note, at=now()
+        )
+        return True
+
+    @event("DeclarationRejected")
+    def _declaration_rejected(
+        self, review_id: str, document_id: str, reason: str, note: str, at: str
+    ) -> None:
+        self.review_decisions.append(
+            {"review_id": review_id, "document_id": document_id, "decision": "rejected",
+             "reason": reason, "note": note, "at": at}
+        )
+        self.status = "awaiting_declaration"
+
+    def accept_declaration(self, review_id: str, document_id: str, note: str) -> bool:
+        if self.decided(review_id) or self.status != "under_review":
+            return False
+        self._declaration_accepted(review_id=review_id, document_id=document_id, note=note, at=now())
+        return True
+
+    @event("DeclarationAccepted")
+    def _declaration_accepted(self, review_id: str, document_id: str, note: str, at: str) -> None:
+        self.review_decisions.append(
+            {"review_id": review_id, "document_id": document_id, "decision": "accepted",
+             "reason": None, "note": note, "at": at}
+        )
+
+    def decided(self, review_id: str) -> bool:
+        return any(d["review_id"] == review_id for d in self.review_decisions)
+
+    def post_message(
+        self, message_id: str, author_id: str, author_role: str, text: str,
+        document_id: str | None = None,
+    ) -> bool:
+        if any(m["message_id"] == message_id for m in self.messages):
+            return False
+        self._message_posted(
+            message_id=message_id, author_id=author_id, author_role=author_role, text=text,
+            document_id=document_id, at=now(),
+        )
+        return True
+
+    @event("MessagePosted")
+    def _message_posted(
+        self, message_id: str, author_id: str, author_role: str, text: str,
+        document_id: str | None, at: str,
+    ) -> None:
+        self.messages.append(
+            {"message_id": message_id, "author_id": author_id, "author_role": author_role,
+             "text": text, "document_id": document_id, "at": at}
+        )
+
+    def record_payment(self, payment_id: str, amount: str, currency: str) -> bool:
+        if self.payment is not None or self.status != "ready_for_payment":
+            return False
+        self._paid(payment_id=payment_id, amount=amount, currency=currency, at=now())
+        return True
+
+    @event("Paid")
+    def _paid(self, payment_id: str, amount: str, currency: str, at: str) -> None:
+        self.payment = {"payment_id": payment_id, "amount": amount, "currency": currency,
+                        "at": at}
+        self.status = "paid"
+
+    def complete(self, certificate_number: str, valid_until: str, documents: list[dict[str, str]]) -> bool:
+        if self.status != "paid":
+            return False
+        self._completed(
+            certificate_number=certificate_number, valid_until=valid_until, documents=documents,
+            at=now(),
+        )
+        return True
+
+    @event("Completed")
+    def _completed(
+        self, certificate_number: str, valid_until: str, documents: list[dict[str, str]], at: str
+    ) -> None:
+        self.certificate = {"certificate_number": certificate_number, "valid_until": valid_until,
+                            "documents": documents, "at": at}
+        self.status = "completed"
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def latest_cert_note(self) -> dict[str, Any] | None:
+        notes = [d for d in self.review_decisions if d["note"]]
+        return notes[-1] if notes else None
+
+    def check_status(self, *allowed: str, action: str) -> None:
+        if self.status not in allowed:
+            raise WrongState(
+                f"Impossible de {action} : la demande est « {STATUS_LABELS[self.status]} »."
+            )
+
+
+class VehicleLock(Aggregate):
+    """One per vehicle: at most one open duplicate request. Concurrent claims conflict."""
+
+    @staticmethod
+    def create_id(plate: str) -> UUID:
+        from uuid import NAMESPACE_URL, uuid5
+
+        return uuid5(NAMESPACE_URL, f"ants:requests:vehicle:{plate}")
+
+    @event("Created")
+    def __init__(self, plate: str) -> None:
+        self.plate = plate
+        self.open_dossier_id: UUID | None = None
+
+    @event("Claimed")
+    def claim(self, dossier_id: UUID) -> None:
+        self.open_dossier_id = dossier_id
+
+    def release(self, dossier_id: UUID) -> None:
+        if self.open_dossier_id == dossier_id:
+            self._released(dossier_id=dossier_id)
+
+    @event("Released")
+    def _released(self, dossier_id: UUID) -> None:
+        self.open_dossier_id = None
+
+
+class Basket(Aggregate):
+    """One per account: the dossiers the account started, newest last."""
+
+    @staticmethod
+    def create_id(account_id: UUID) -> UUID:
+        from uuid import NAMESPACE_URL, uuid5
+
+        return uuid5(NAMESPACE_URL, f"ants:requests:basket:{account_id}")
+
+    @event("Created")
+    def __init__(self, account_id: UUID) -> None:
+        self.account_id = account_id
+        self.dossier_ids: list[UUID] = []
+
+    @event("DossierAdded")
+    def add(self, dossier_id: UUID) -> None:
+        self.dossier_ids.append(dossier_id)

@@ -1,0 +1,69 @@
+"""What the API shows of a dossier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from requests_service.application import RequestsApplication
+from requests_service.domain.dossier import NEXT_ACTIONS, PERSONS, REASONS, STATUS_LABELS, Dossier
+
+
+def dossier_view(dossier: Dossier, app: RequestsApplication) -> dict[str, Any]:
+    action = next_action(dossier)
+    return {
+        "dossier_id": str(dossier.id),
+        "dossier_number": dossier.dossier_number,
+        "status": dossier.status,
+        "status_label": STATUS_LABELS[dossier.status],
+        "reason": dossier.reason,
+        "reason_label": REASONS[dossier.reason],
+        "person": dossier.person,
+        "person_label": PERSONS[dossier.person],
+        "special_case": dossier.special_case,
+        "plate": dossier.vehicle["plate"],
+        "vehicle": dossier.vehicle,
+        "holder": {"given_name": dossier.holder["given_name"], "family_name": dossier.holder["family_name"]},
+        "declarations": dossier.declarations,
+        "amount_due": dossier.amount_due or app.amount_due(),
+        "payment": dossier.payment,
+        "certificate": dossier.certificate,
+        "next_action": {"code": action[0], "label": action[1]} if action else None,
+        "latest_cert_note": dossier.latest_cert_note,
+        "declaration_documents": dossier.declaration_documents,
+        "started_at": dossier.started_at,
+        "submitted_at": dossier.submitted_at,
+        "updated_at": dossier.modified_on.isoformat(),
+        "version": dossier.version,
+    }
+
+
+def next_action(dossier: Dossier) -> tuple[str, str] | None:
+    if dossier.status == "draft":
+        if dossier.declarations:
+            return ("submit", "Valider la demande")
+        return ("declare", "Cocher les déclarations légales")
+    return NEXT_ACTIONS.get(dossier.status)
+
+
+def history_view(events: list[Any]) -> list[dict[str, Any]]:
+    """The dossier's events as an auditor reads them: in order, with their data."""
+    hidden = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+    return [
+        {
+            "version": e.originator_version,
+            "type": type(e).__qualname__.split(".")[-1],
+            "at": e.timestamp.isoformat(),
+            "data": {k: _plain(v) for k, v in e.__dict__.items() if k not in hidden},
+        }
+        for e in events
+    ]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
