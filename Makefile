@@ -1,0 +1,35 @@
+# The commands the README names. `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test unit e2e bench env lint schemas clean
+
+env: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock $(wildcard services/*/pyproject.toml shared/*/pyproject.toml tools/*/pyproject.toml)
+	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --user --quiet uv
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+run: env ## Start the whole system on its embedded defaults (Ctrl-C stops it)
+	$(VENV)/bin/ants-stack run
+
+test: env ## Unit, integration and end-to-end tests
+	$(PY) -m pytest shared services tests
+
+unit: env
+	$(PY) -m pytest shared services -m "not e2e" -q
+
+e2e: env
+	$(PY) -m pytest tests/e2e
+
+bench: env ## Push N loss-case dossiers through a running system (make run first)
+	$(PY) -m ants_stack.bench $(if $(N),--dossiers $(N),)
+
+schemas: env ## Regenerate the published event schemas and the AsyncAPI document
+	$(PY) -m ants_events.schemas
+
+clean:
+	rm -rf var test-artifacts

@@ -1,0 +1,1 @@
+"""The CERT domain: reviews of police theft declarations and what the agent knows of a dossier."""

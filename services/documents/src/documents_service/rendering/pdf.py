@@ -1,0 +1,382 @@
+"""The two PDFs given once a duplicate is paid: the provisional certificate (CPI) and the summary.
+
+Rendering is deterministic: the same dossier and certificate give the same bytes (fixed
+creation date, no random identifiers), so a retried delivery rewrites identical files.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import segno
+from fpdf import FPDF, FontFace
+from fpdf.enums import XPos, YPos
+
+from documents_service.domain.model import DossierFile
+from documents_service.rendering import wording
+
+NAVY = (22, 38, 94)
+INK = (25, 25, 30)
+MUTED = (95, 95, 105)
+PANEL = (238, 241, 248)
+RULE = (190, 196, 210)
+MARGIN = 15.0
+LABEL_WIDTH = 64.0
+DEJAVU = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """What the documents print about the certificate being issued."""
+
+    number: str
+    issued_at: datetime
+    valid_until: date
+    verification_url: str
+
+
+class Fonts:
+    """A Unicode TrueType font when the machine has one, else the PDF core Helvetica.
+
+    Helvetica only covers Latin-1: French accents print, the euro sign and characters of
+    other scripts do not, so the text is folded to what it can show.
+    """
+
+    def __init__(self, font_dir: Path | None) -> None:
+        regular, bold = (font_dir / name if font_dir else None for name in DEJAVU)
+        self.unicode = bool(regular and bold and regular.is_file() and bold.is_file())
+        self.regular, self.bold = regular, bold
+        self.family = "DejaVu" if self.unicode else "helvetica"
+        self.euro = "€" if self.unicode else "EUR"
+        self.tick = "✔" if self.unicode else "X"
+
+    def install(self, pdf: FPDF) -> None:
+        if self.unicode:
+            pdf.add_font(self.family, "", str(self.regular))
+            pdf.add_font(self.family, "B", str(self.bold))
+
+    def printable(self, text: str) -> str:
+        if self.unicode:
+            return text
+        text = text.replace("’", "'").replace("œ", "oe").replace("Œ", "OE").replace("€", "EUR")
+        folded = []
+        for char in text:
+            if ord(char) < 256:
+                folded.append(char)
+            else:
+                base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode("latin-1")
+                folded.append(base or "?")
+        return "".join(folded)
+
+
+class OfficialDocument(FPDF):
+    """An A4 page with a title band, labelled sections and a footer carrying the reference."""
+
+    def __init__(self, fonts: Fonts, reference: str, created: datetime, title: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.typeface = fonts
+        self.reference = reference
+        self.set_margins(MARGIN, 22, MARGIN)
+        self.set_auto_page_break(auto=True, margin=18)
+        fonts.install(self)
+        self.set_creation_date(created)
+        self.set_title(self.typeface.printable(title))
+        self.set_lang("fr-FR")
+        self.set_creator("Téléprocédure duplicata")
+        self.set_producer("Téléprocédure duplicata")
+        self.alias_nb_pages()
+
+    def font(self, size: float, bold: bool = False, color: tuple[int, int, int] = INK) -> None:
+        self.set_font(self.typeface.family, "B" if bold else "", size)
+        self.set_text_color(*color)
+
+    def say(self, width: float, height: float, text: str, **kwargs: Any) -> None:
+        self.cell(width, height, self.typeface.printable(text), **kwargs)
+
+    def paragraph(self, width: float, height: float, text: str, **kwargs: Any) -> None:
+        kwargs.setdefault("align", "L")
+        self.multi_cell(width, height, self.typeface.printable(text), **kwargs)
+
+    def header(self) -> None:
+        self.set_fill_color(*NAVY)
+        self.rect(0, 0, self.w, 4, style="F")
+        self.set_xy(MARGIN, 8)
+        self.font(8, bold=True, color=NAVY)
+        self.say(0, 4, "DEMANDE DE DUPLICATA DU CERTIFICAT D'IMMATRICULATION")
+        self.set_xy(MARGIN, 8)
+        self.font(8, color=MUTED)
+        self.say(0, 4, "Téléprocédure", align="R")
+        self.set_draw_color(*RULE)
+        self.set_line_width(0.3)
+        self.line(MARGIN, 14, self.w - MARGIN, 14)
+        self.set_y(22)
+
+    def footer(self) -> None:
+        self.set_y(-15)
+        self.set_draw_color(*RULE)
+        self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
+        self.font(7.5, color=MUTED)
+        self.say(0, 6, self.reference)
+        self.set_x(MARGIN)
+        self.say(0, 6, f"Page {self.page_no()}/{{nb}}", align="R")
+
+    def title_block(self, title: str, subtitle: str) -> None:
+        self.font(17, bold=True, color=NAVY)
+        self.paragraph(0, 8, title, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(1)
+        self.font(9.5, color=MUTED)
+        self.paragraph(0, 5, subtitle, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(4)
+
+    def key_figures(self, figures: list[tuple[str, str]]) -> None:
+        """A shaded band of a few labelled values side by side (number, dates)."""
+        width = (self.w - 2 * MARGIN) / len(figures)
+        top = self.get_y()
+        self.set_fill_color(*PANEL)
+        self.rect(MARGIN, top, self.w - 2 * MARGIN, 17, style="F")
+        self.set_fill_color(*NAVY)
+        self.rect(MARGIN, top, 1.2, 17, style="F")
+        for index, (label, value) in enumerate(figures):
+            x = MARGIN + 4 + index * width
+            self.set_xy(x, top + 2.5)
+            self.font(7.5, color=MUTED)
+            self.say(width - 6, 4.5, label.upper())
+            self.set_xy(x, top + 7.5)
+            self.font(12, bold=True)
+            self.say(width - 6, 6.5, value)
+        self.set_xy(MARGIN, top + 17 + 5)
+
+    def section(self, title: str, width: float | None = None) -> None:
+        width = width or self.w - 2 * MARGIN
+        self.set_x(MARGIN)
+        self.font(10.5, bold=True, color=NAVY)
+        self.say(width, 6.5, title.upper(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_draw_color(*NAVY)
+        self.set_line_width(0.5)
+        self.line(MARGIN, self.get_y(), MARGIN + width, self.get_y())
+        self.set_line_width(0.2)
+        self.ln(2)
+
+    def field(self, label: str, value: str, width: float | None = None, bold: bool = False) -> None:
+        width = width or self.w - 2 * MARGIN
+        top = self.get_y()
+        self.set_x(MARGIN)
+        self.font(9, color=MUTED)
+        self.paragraph(LABEL_WIDTH, 5, label, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        label_bottom = self.get_y()
+        self.set_xy(MARGIN + LABEL_WIDTH, top)
+        self.font(10, bold=bold)
+        self.paragraph(width - LABEL_WIDTH, 5, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_y(max(self.get_y(), label_bottom) + 0.6)
+
+    def notice(self, text: str) -> None:
+        self.set_x(MARGIN)
+        self.set_fill_color(*PANEL)
+        self.set_draw_color(*RULE)
+        self.font(9)
+        self.paragraph(0, 5, text, border=1, fill=True, padding=3, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def qr_code(self, url: str, x: float, y: float, size: float) -> None:
+        """The QR code drawn as vector squares: sharp at any zoom and free of image encoders."""
+        matrix = segno.make(url, error="m", micro=False).matrix
+        module = size / (len(matrix) + 8)
+        self.set_fill_color(255, 255, 255)
+        self.rect(x, y, size, size, style="F")
+        self.set_fill_color(0, 0, 0)
+        origin_x, origin_y = x + 4 * module, y + 4 * module
+        for row_index, row in enumerate(matrix):
+            start = None
+            for column, dark in enumerate([*row, 0]):
+                if dark and start is None:
+                    start = column
+                elif not dark and start is not None:
+                    self.rect(
+                        origin_x + start * module, origin_y + row_index * module,
+                        (column - start) * module, module * 1.02, style="F",
+                    )
+                    start = None
+
+
+class DocumentRenderer:
+    """Renders a dossier's CPI and summary; dates print in the service's time zone."""
+
+    def __init__(self, font_dir: Path | None, zone: tzinfo) -> None:
+        self.typeface = Fonts(font_dir)
+        self.zone = zone
+
+    def _date(self, moment: datetime | str) -> str:
+        return wording.french_date(wording.local_time(moment, self.zone).date())
+
+    def certificate(self, dossier: DossierFile, issued: IssuedCertificate) -> bytes:
+        pdf = OfficialDocument(
+            self.typeface,
+            f"Certificat provisoire n° {issued.number} - dossier n° {dossier.dossier_number}",
+            issued.issued_at,
+            "Certificat provisoire d'immatriculation",
+        )
+        pdf.add_page()
+        pdf.title_block(
+            "CERTIFICAT PROVISOIRE D'IMMATRICULATION",
+            "Délivré à la suite d'une demande de duplicata du certificat d'immatriculation",
+        )
+        pdf.key_figures([
+            ("N° du certificat", issued.number),
+            ("Délivré le", self._date(issued.issued_at)),
+            ("Valable jusqu'au", wording.french_date(issued.valid_until)),
+        ])
+        self._plate(pdf, dossier.vehicle.get("plate", ""))
+
+        column = 118.0
+        qr_size = 44.0
+        top = pdf.get_y()
+        pdf.section("Véhicule", column)
+        vehicle = dossier.vehicle
+        pdf.field("(A) Numéro d'immatriculation", vehicle.get("plate", ""), column, bold=True)
+        pdf.field("(E) Numéro d'identification", vehicle.get("vin", ""), column)
+        pdf.field("(D.1) Marque", vehicle.get("make", ""), column)
+        pdf.field("(D.3) Dénomination commerciale", vehicle.get("model", ""), column)
+        if vehicle.get("first_registration"):
+            first = date.fromisoformat(str(vehicle["first_registration"]))
+            pdf.field("(B) Date de 1re immatriculation", wording.french_date(first), column)
+        pdf.ln(3)
+        pdf.section("Titulaire", column)
+        pdf.field("(C.1) Nom, prénom", wording.holder_name(dossier.holder), column, bold=True)
+        if dossier.holder.get("address"):
+            pdf.field("(C.3) Adresse", dossier.holder["address"], column)
+        pdf.ln(3)
+        pdf.section("Demande", column)
+        pdf.field("Dossier n°", dossier.dossier_number, column)
+        pdf.field("Motif", wording.REASONS.get(dossier.reason, dossier.reason), column)
+        bottom = pdf.get_y()
+
+        qr_x = pdf.w - MARGIN - qr_size
+        pdf.qr_code(issued.verification_url, qr_x, top + 2, qr_size)
+        pdf.set_xy(qr_x - 4, top + qr_size + 4)
+        pdf.font(7.5, color=MUTED)
+        pdf.paragraph(
+            qr_size + 8, 3.8,
+            "Vérifiez ce certificat en scannant le code ou à l'adresse :", align="C",
+        )
+        pdf.set_x(qr_x - 4)
+        pdf.font(6.5, color=NAVY)
+        pdf.paragraph(qr_size + 8, 3.5, issued.verification_url, align="C")
+
+        pdf.set_y(max(bottom, pdf.get_y()) + 6)
+        pdf.notice(
+            "Ce certificat provisoire vous permet de circuler en France avec le véhicule "
+            f"ci-dessus jusqu'au {wording.french_date(issued.valid_until)} inclus, dans l'attente "
+            "du duplicata de votre certificat d'immatriculation, envoyé à votre adresse. "
+            "Présentez-le avec une pièce d'identité en cas de contrôle. Il ne peut pas être "
+            "prolongé."
+        )
+        return bytes(pdf.output())
+
+    def _plate(self, pdf: OfficialDocument, plate: str) -> None:
+        """The registration number as on the plate: black on white, framed, with blue bands."""
+        width, height = 92.0, 18.0
+        x, y = (pdf.w - width) / 2, pdf.get_y()
+        pdf.set_fill_color(255, 255, 255)
+        pdf.set_draw_color(*INK)
+        pdf.set_line_width(0.8)
+        pdf.rect(x, y, width, height, style="DF", round_corners=True, corner_radius=2)
+        pdf.set_fill_color(*NAVY)
+        pdf.rect(x + 0.4, y + 0.4, 8, height - 0.8, style="F")
+        pdf.rect(x + width - 8.4, y + 0.4, 8, height - 0.8, style="F")
+        pdf.set_line_width(0.2)
+        pdf.set_xy(x, y + 1.5)
+        pdf.font(24, bold=True)
+        pdf.say(width, height - 3, plate, align="C")
+        pdf.set_xy(MARGIN, y + height + 8)
+
+    def summary(self, dossier: DossierFile, issued: IssuedCertificate) -> bytes:
+        pdf = OfficialDocument(
+            self.typeface,
+            f"Récapitulatif - dossier n° {dossier.dossier_number}",
+            issued.issued_at,
+            "Récapitulatif de la demande de duplicata",
+        )
+        pdf.add_page()
+        pdf.title_block(
+            "RÉCAPITULATIF DE LA DEMANDE DE DUPLICATA",
+            "Certificat d'immatriculation : ce que vous avez déclaré et payé",
+        )
+        payment = dossier.payment or {}
+        submission = dossier.submission or {}
+        pdf.key_figures([
+            ("Dossier n°", dossier.dossier_number),
+            ("Certificat provisoire n°", issued.number),
+        ])
+
+        pdf.section("Dates")
+        pdf.field("Demande commencée le", wording.french_datetime(dossier.started_at, self.zone))
+        pdf.field("Demande validée le", wording.french_datetime(submission["submitted_at"], self.zone))
+        pdf.field("Paiement enregistré le", wording.french_datetime(payment["paid_at"], self.zone))
+        pdf.ln(2)
+
+        pdf.section("Votre demande")
+        pdf.field("Motif", wording.REASONS.get(dossier.reason, dossier.reason), bold=True)
+        pdf.field("Personne concernée", wording.PERSONS.get(dossier.person, dossier.person))
+        if dossier.special_case:
+            pdf.field("Cas particulier", wording.SPECIAL_CASE)
+        pdf.ln(2)
+
+        pdf.section("Déclarations")
+        for ticked, text in (
+            (submission.get("sworn_statement"), wording.SWORN_STATEMENT),
+            (submission.get("legal_terms"), wording.LEGAL_TERMS),
+        ):
+            pdf.field(f"{self.typeface.tick}  Cochée" if ticked else "Non cochée", text)
+        pdf.ln(2)
+
+        pdf.section("Véhicule et titulaire")
+        vehicle = dossier.vehicle
+        pdf.field("Numéro d'immatriculation", vehicle.get("plate", ""), bold=True)
+        pdf.field("Numéro d'identification (VIN)", vehicle.get("vin", ""))
+        pdf.field("Marque et modèle", f"{vehicle.get('make', '')} {vehicle.get('model', '')}".strip())
+        pdf.field("Titulaire", wording.holder_name(dossier.holder))
+        pdf.ln(2)
+
+        pdf.section("Paiement")
+        self._fees(pdf, payment)
+        pdf.ln(2)
+        pdf.field("Carte bancaire", f"Carte se terminant par {payment.get('card_last4', '')}")
+        pdf.field("Référence du paiement", payment.get("psp_reference", ""))
+        pdf.ln(3)
+        pdf.notice(
+            "Conservez ce récapitulatif. Le duplicata de votre certificat d'immatriculation vous "
+            "sera envoyé à votre adresse ; en attendant, le certificat provisoire "
+            f"n° {issued.number} vous permet de circuler jusqu'au "
+            f"{wording.french_date(issued.valid_until)} inclus."
+        )
+        return bytes(pdf.output())
+
+    def _fees(self, pdf: OfficialDocument, payment: dict[str, Any]) -> None:
+        euro = self.typeface.euro
+        heading = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=NAVY)
+        pdf.font(9.5)
+        pdf.set_fill_color(255, 255, 255)
+        with pdf.table(
+            cell_fill_mode="NONE",
+            col_widths=(22, 118, 40),
+            text_align=("LEFT", "LEFT", "RIGHT"),
+            headings_style=heading,
+            borders_layout="HORIZONTAL_LINES",
+            line_height=5.5,
+            padding=(1, 2.5),
+        ) as table:
+            table.row([pdf.typeface.printable(t) for t in ("Code", "Désignation", "Montant")])
+            for line in payment.get("lines", []):
+                table.row([
+                    pdf.typeface.printable(line["code"]),
+                    pdf.typeface.printable(line["label"]),
+                    wording.french_amount(line["amount"], euro),
+                ])
+            total = FontFace(emphasis="BOLD", fill_color=PANEL)
+            row = table.row(style=total)
+            row.cell("Total payé", colspan=2)
+            row.cell(wording.french_amount(Decimal(payment.get("amount", "0")), euro))

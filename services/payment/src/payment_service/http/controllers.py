@@ -1,0 +1,157 @@
+"""Card payments of a dossier, the dossier's payment status and the fee schedule."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+from uuid import UUID
+
+import structlog
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from msgspec import Struct
+
+from ants_runtime.auth import Principal
+from ants_runtime.fees import FeeSchedule
+from payment_service.application import PaymentApplication, today_in_france
+from payment_service.domain.model import PayableDossier, Payment, PaymentError
+
+
+class PaymentRequest(Struct):
+    dossier_id: UUID
+    card_number: str
+    expiry: str  # "MM/YY"
+    cvv: str
+
+
+class FeeLineView(Struct):
+    code: str
+    label: str
+    amount: str
+
+
+class AmountView(Struct):
+    total: str
+    currency: str
+    lines: list[FeeLineView]
+
+
+class PaymentView(Struct):
+    payment_id: UUID
+    dossier_id: UUID
+    status: str  # "authorised" then "recorded"
+    amount: AmountView
+    card_last4: str
+    psp_reference: str
+
+
+class DossierView(Struct):
+    dossier_id: UUID
+    status: str  # "payable", "authorised" or "paid"
+    amount_due: AmountView
+    payment_id: UUID | None
+
+
+class FeesView(Struct):
+    valid_on: str
+    total: str
+    currency: str
+    lines: list[FeeLineView]
+
+
+class NoFeeSchedule(PaymentError):
+    def __init__(self) -> None:
+        super().__init__("Aucun barème des taxes n'est en vigueur aujourd'hui.")
+
+
+def amount_view(total: str, currency: str, lines: list[dict[str, str]]) -> AmountView:
+    return AmountView(total, currency, [FeeLineView(**line) for line in lines])
+
+
+def payment_view(payment: Payment) -> PaymentView:
+    return PaymentView(
+        payment.id, payment.dossier_id, payment.status,
+        amount_view(payment.total, payment.currency, payment.lines), payment.card_last4,
+        payment.psp_reference,
+    )
+
+
+def dossier_view(dossier: PayableDossier) -> DossierView:
+    return DossierView(
+        dossier.id, dossier.status, amount_view(dossier.total, dossier.currency, dossier.lines),
+        dossier.payment_id,
+    )
+
+
+class PaymentsController(Controller):
+    tags = ["payments"]
+
+    @post(
+        "/payments", status_code=HTTP_201_CREATED, summary="Pay a dossier's taxes by card",
+        description="Authorises the amount due on the card (« Valider »); the payment still has "
+        "to be recorded. With an Idempotency-Key, a retry returns the same payment (200, "
+        "header Idempotent-Replayed) and never authorises twice.",
+    )
+    async def authorise(
+        self,
+        data: PaymentRequest,
+        principal: Principal,
+        payment: PaymentApplication,
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+    ) -> Response[PaymentView]:
+        structlog.contextvars.bind_contextvars(dossier_id=str(data.dossier_id))
+        paid, created = await asyncio.to_thread(
+            payment.authorise_payment, principal.account_id, data.dossier_id, data.card_number,
+            data.expiry, data.cvv, idempotency_key,
+        )
+        if created:
+            return Response(payment_view(paid), status_code=HTTP_201_CREATED)
+        return Response(
+            payment_view(paid), status_code=HTTP_200_OK, headers={"Idempotent-Replayed": "true"}
+        )
+
+    @post(
+        "/payments/{payment_id:uuid}/record", status_code=HTTP_200_OK,
+        summary="Record an authorised payment (« enregistrer votre paiement »)",
+    )
+    async def record(
+        self, payment_id: UUID, principal: Principal, payment: PaymentApplication
+    ) -> PaymentView:
+        recorded = await asyncio.to_thread(
+            payment.record_payment, principal.account_id, payment_id
+        )
+        return payment_view(recorded)
+
+    @get("/payments/{payment_id:uuid}", summary="A payment of the caller")
+    async def show(
+        self, payment_id: UUID, principal: Principal, payment: PaymentApplication
+    ) -> PaymentView:
+        found = await asyncio.to_thread(payment.get_payment, principal.account_id, payment_id)
+        return payment_view(found)
+
+    @get(
+        "/dossiers/{dossier_id:uuid}", summary="Whether a dossier of the caller awaits payment",
+        description="404 until the dossier has been declared ready for payment.",
+    )
+    async def dossier(
+        self, dossier_id: UUID, principal: Principal, payment: PaymentApplication
+    ) -> DossierView:
+        found = await asyncio.to_thread(payment.get_dossier, principal.account_id, dossier_id)
+        return dossier_view(found)
+
+
+class FeesController(Controller):
+    tags = ["fees"]
+
+    @get("/fees", summary="The fees of a duplicate in force today (public)")
+    async def fees(self, fee_schedule: FeeSchedule) -> FeesView:
+        today = today_in_france()
+        try:
+            quote = fee_schedule.quote(today)
+        except LookupError:
+            raise NoFeeSchedule() from None
+        return FeesView(
+            today.isoformat(), str(quote.total), quote.currency,
+            [FeeLineView(f.code, f.label, str(f.amount)) for f in quote.lines],
+        )

@@ -1,0 +1,85 @@
+"""The published contracts: schemas up to date, backward compatible, CloudEvents round trip."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import jsonschema
+import pytest
+
+from ants_events import from_record, to_record
+from ants_events.base import AmountDue, FeeLine
+from ants_events.registry import BY_CE_TYPE, CONTRACTS
+from ants_events.requests import RequestReadyForPaymentV1
+from ants_events.schemas import SCHEMA_DIR, asyncapi, breaking_changes, json_schema, schema_file
+
+CATALOGUE = {
+    "RequestStarted", "RequestSubmitted", "TheftDeclarationRequested", "DeclarationUploaded",
+    "AttachmentRejected", "AttachmentAccepted", "MessagePosted", "RequestReadyForPayment",
+    "PaymentRecorded", "CertificateIssued", "RequestCompleted", "RequestCancelled",
+    "AccountRegistered",
+}
+
+
+def sample() -> RequestReadyForPaymentV1:
+    return RequestReadyForPaymentV1(
+        event_id=uuid4(), occurred_at=datetime.now(UTC), dossier_id=uuid4(), account_id=uuid4(),
+        amount_due=AmountDue(total="13.76", lines=(FeeLine(code="Y4", label="Taxe fixe", amount="11.00"),
+                                                   FeeLine(code="Y5", label="Acheminement", amount="2.76"))),
+    )
+
+
+def test_every_event_of_the_catalogue_has_a_contract() -> None:
+    assert {c.type_name for c in CONTRACTS} == CATALOGUE
+    assert len(BY_CE_TYPE) == len(CONTRACTS)
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda c: c.ce_type())
+def test_published_schema_is_up_to_date_and_backward_compatible(contract) -> None:  # type: ignore[no-untyped-def]
+    published_file = SCHEMA_DIR / schema_file(contract)
+    assert published_file.exists(), f"no published schema for {contract.ce_type()}: run make schemas"
+    published = json.loads(published_file.read_text())
+    current = json_schema(contract)
+    assert breaking_changes(published, current) == [], (
+        "this change would break consumers: publish a new version of the event instead"
+    )
+    assert published == current, "the contract changed compatibly: run make schemas and commit"
+    jsonschema.Draft7Validator.check_schema(current)
+
+
+def test_a_breaking_change_is_detected() -> None:
+    old = {"required": ["a", "b"], "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}
+    new = {"required": ["a", "c"], "properties": {"a": {"type": "integer"}, "c": {"type": "string"}}}
+    assert len(breaking_changes(old, new)) == 4
+
+
+def test_a_payload_validates_against_its_published_schema() -> None:
+    event = sample()
+    schema = json.loads((SCHEMA_DIR / schema_file(type(event))).read_text())
+    jsonschema.validate(json.loads(event.model_dump_json()), schema)
+
+
+def test_cloudevents_binary_mode_round_trip() -> None:
+    event = sample()
+    record = to_record(event, sequence=42, traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01")
+    assert record.topic == "ants.requests.v1"
+    assert record.key == str(event.dossier_id).encode()
+    assert record.headers["ce_type"] == "fr.ants.requests.RequestReadyForPayment.v1"
+    assert record.headers["ce_id"] == str(event.event_id)
+    assert record.headers["ce_subject"] == str(event.dossier_id)
+    assert record.headers["ce_specversion"] == "1.0"
+    assert record.headers["content-type"] == "application/json"
+    headers = {k: v.encode() for k, v in record.headers.items()}
+    assert from_record(headers, record.value) == event
+
+
+def test_the_asyncapi_document_describes_every_topic_and_message() -> None:
+    document = asyncapi()
+    assert set(document["channels"]) == {
+        "ants.identity.v1", "ants.requests.v1", "ants.cert.v1", "ants.payment.v1", "ants.documents.v1"
+    }
+    assert len(document["components"]["messages"]) == len(CONTRACTS)
+    published = json.loads((SCHEMA_DIR.parent / "asyncapi.json").read_text())
+    assert published == json.loads(json.dumps(document)), "run make schemas and commit"

@@ -1,0 +1,183 @@
+"""A small client of the public HTTP APIs and of the Kafka topics, as an outside party sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from ants_stack.stack import StackConfig
+
+T = TypeVar("T")
+PASSWORD = "demo-2026"
+GOOD_CARD = {"card_number": "4970 1000 0000 0000", "expiry": "12/30", "cvv": "123"}
+
+
+_fleet_numbers = itertools.count(1)
+
+
+def fleet_plate() -> str:
+    """A vehicle of the test fleet held by "Flotte ESSAI" in the seeded SIV, new each call."""
+    return f"ZZ-{next(_fleet_numbers):03d}-AA"
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2) -> T:
+    """Wait for an asynchronous outcome (events cross the broker between services)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"not reached within {timeout} s; last value: {last!r}")
+
+
+@dataclass
+class User:
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.http = httpx.Client(timeout=15.0)
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+
+    def url(self, service: str, path: str) -> str:
+        return f"{self.config.url(service)}{path}"
+
+    def call(self, method: str, service: str, path: str, user: User | None = None, **kw: Any) -> httpx.Response:
+        headers = {**kw.pop("headers", {}), **(user.headers if user else {})}
+        return self.http.request(method, self.url(service, path), headers=headers, **kw)
+
+    # --- accounts -------------------------------------------------------------------------
+
+    def login(self, email: str, password: str = PASSWORD) -> User:
+        response = self.call("POST", "identity", "/sessions", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        return User(email, response.json()["access_token"])
+
+    def new_citizen(self, given_name: str, family_name: str) -> User:
+        email = f"{given_name}.{family_name}.{uuid.uuid4().hex[:8]}@example.fr".lower()
+        response = self.call(
+            "POST", "identity", "/accounts",
+            json={"email": email, "password": PASSWORD, "given_name": given_name, "family_name": family_name},
+        )
+        assert response.status_code == 201, response.text
+        return self.login(email)
+
+    # --- the loss case, step by step ------------------------------------------------------
+
+    def start(self, user: User, plate: str, reason: str = "perte", person: str = "titulaire") -> httpx.Response:
+        return self.call("POST", "requests", "/dossiers", user,
+                         json={"reason": reason, "person": person, "special_case": False, "plate": plate})
+
+    def dossier(self, user: User, dossier_id: str) -> dict[str, Any]:
+        response = self.call("GET", "requests", f"/dossiers/{dossier_id}", user)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def start_and_submit(self, user: User, plate: str, reason: str = "perte") -> dict[str, Any]:
+        response = self.start(user, plate, reason)
+        assert response.status_code == 201, response.text
+        dossier_id = response.json()["dossier_id"]
+        declared = self.call("POST", "requests", f"/dossiers/{dossier_id}/declarations", user,
+                             json={"sworn_statement": True, "legal_terms": True})
+        assert declared.status_code == 200, declared.text
+        submitted = self.call("POST", "requests", f"/dossiers/{dossier_id}/submit", user)
+        assert submitted.status_code == 200, submitted.text
+        return submitted.json()
+
+    def pay(self, user: User, dossier_id: str, card: dict[str, str] | None = None,
+            idempotency_key: str | None = None) -> httpx.Response:
+        """POST /payments, waiting while the payment service has not yet heard of the dossier."""
+        body = {"dossier_id": dossier_id, **(card or GOOD_CARD)}
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+
+        def attempt() -> httpx.Response | None:
+            response = self.call("POST", "payment", "/payments", user, json=body, headers=headers)
+            return None if response.status_code == 409 else response
+
+        try:
+            return eventually(attempt, timeout=20)
+        except AssertionError:
+            return self.call("POST", "payment", "/payments", user, json=body, headers=headers)
+
+    def record(self, user: User, payment_id: str) -> httpx.Response:
+        return self.call("POST", "payment", f"/payments/{payment_id}/record", user)
+
+    def wait_status(self, user: User, dossier_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
+        return eventually(
+            lambda: (d := self.dossier(user, dossier_id))["status"] == status and d, timeout
+        )
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    offset: int
+    key: bytes
+    value: bytes
+    headers: dict[str, str]
+    raw_headers: list[tuple[str, bytes]]
+
+    @property
+    def ce_type(self) -> str:
+        return self.headers["ce_type"]
+
+
+def read_topic(config: StackConfig, topic: str) -> list[Record]:
+    async def read() -> list[Record]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partition = TopicPartition(topic, 0)
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            records: list[Record] = []
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000)
+                if not batch:
+                    return records
+                for items in batch.values():
+                    records += [
+                        Record(r.topic, r.offset, r.key, r.value,
+                               {k: v.decode() for k, v in r.headers}, list(r.headers))
+                        for r in items
+                    ]
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def republish(config: StackConfig, record: Record) -> None:
+    """Deliver a record a second time, exactly as it was (what an at-least-once broker may do)."""
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.raw_headers)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())

@@ -1,0 +1,46 @@
+"""The embedded broker forgets everything on restart: nothing is lost, nothing done twice."""
+
+from __future__ import annotations
+
+from ants_stack.stack import Stack
+from tests.e2e.client import Api, eventually, fleet_plate, read_topic
+
+
+def complete(api: Api, plate: str) -> tuple[object, str]:
+    owner = api.new_citizen("Flotte", "ESSAI")
+    dossier_id = api.start_and_submit(owner, plate)["dossier_id"]
+    payment_id = api.pay(owner, dossier_id).json()["payment_id"]
+    assert api.record(owner, payment_id).status_code == 200
+    api.wait_status(owner, dossier_id, "completed")
+    return owner, dossier_id
+
+
+def test_after_the_broker_lost_its_memory_new_dossiers_still_complete(api: Api, stack: Stack) -> None:
+    owner, before_id = complete(api, fleet_plate())
+    before = api.dossier(owner, before_id)  # type: ignore[arg-type]
+
+    assert stack.broker is not None
+    stack.broker.kill()
+    stack.broker.wait()
+    assert stack.supervise_once() == ["broker"]
+
+    # Every relay republished its store into the empty broker, once.
+    key = before_id.encode()
+    republished = eventually(
+        lambda: (r := [x for x in read_topic(stack.config, "ants.requests.v1") if x.key == key])
+        and len(r) == 4 and r
+    )
+    assert [r.ce_type.split(".")[3] for r in republished] == [
+        "RequestStarted", "RequestSubmitted", "RequestReadyForPayment", "RequestCompleted"
+    ]
+
+    # Offsets started again at 0: a consumer resuming from "its last offset" would skip these.
+    _, after_id = complete(api, fleet_plate())
+    assert api.dossier(owner, before_id) == before  # type: ignore[arg-type]
+    certificates = [
+        r for r in read_topic(stack.config, "ants.documents.v1")
+        if r.ce_type.endswith("CertificateIssued.v1")
+    ]
+    assert sorted(r.key for r in certificates if r.key in (key, after_id.encode())) == sorted(
+        [key, after_id.encode()]
+    )

