@@ -32,3 +32,10 @@ class ClaimedByAnother(CertError):
 
 class ReviewClosed(CertError):
     """The review no longer needs a decision: the request was cancelled, or a newer file came."""
+
+
+class ConcurrentChange(CertError):
+    """Saves kept conflicting with other changes (409); rare, the agent reloads."""
+
+    def __init__(self) -> None:
+        super().__init__("Cette pièce vient d'être modifiée par ailleurs : rechargez-la.")

@@ -8,7 +8,6 @@ from requests_service.domain.errors import InvalidRequest
 
 SIV = re.compile(r"^([A-Z]{2})[\s-]?(\d{3})[\s-]?([A-Z]{2})$")
 FNI = re.compile(r"^\d{1,4}\s*-?\s*[A-Z]{1,3}\s*-?\s*(\d{2}|2A|2B|97\d)$")
-FORBIDDEN_LETTERS = set("IOU")
 
 
 def normalise_plate(raw: str) -> str:
@@ -18,11 +17,10 @@ def normalise_plate(raw: str) -> str:
         raise InvalidRequest("Renseignez le numéro d'immatriculation.", field="plate")
     match = SIV.match(text)
     if match:
-        letters = match.group(1) + match.group(3)
-        if FORBIDDEN_LETTERS.intersection(letters) or match.group(2) == "000":
+        if match.group(2) == "000":
             raise InvalidRequest(
                 f"« {raw.strip()} » n'est pas un numéro d'immatriculation valide "
-                "(les lettres I, O et U et le nombre 000 ne sont pas utilisés).",
+                "(le nombre 000 n'est pas attribué).",
                 field="plate",
             )
         return f"{match.group(1)}-{match.group(2)}-{match.group(3)}"

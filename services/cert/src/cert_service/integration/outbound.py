@@ -1,0 +1,31 @@
+"""Private CERT events -> public contracts on ants.cert.v1 (key = dossier id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ants_events import cert as contracts
+from ants_events.base import IntegrationEvent
+from ants_runtime.store import event_id_of
+from cert_service.domain.dossier_file import DossierFile
+from cert_service.domain.review import Review
+
+
+def to_contract(e: Any) -> IntegrationEvent | None:
+    common = {"event_id": event_id_of(e), "occurred_at": e.timestamp}
+    if isinstance(e, Review.Rejected):
+        return contracts.AttachmentRejectedV1(
+            **common, dossier_id=e.dossier_id, review_id=e.originator_id,
+            document_id=e.document_id, agent_id=e.agent_id, reason=e.reason, note=e.note,
+        )
+    if isinstance(e, Review.Accepted):
+        return contracts.AttachmentAcceptedV1(
+            **common, dossier_id=e.dossier_id, review_id=e.originator_id,
+            document_id=e.document_id, agent_id=e.agent_id, note=e.note,
+        )
+    if isinstance(e, DossierFile.AgentMessagePosted):
+        return contracts.AgentMessagePostedV1(
+            **common, dossier_id=e.originator_id, message_id=e.message_id,
+            author_id=e.agent_id, text=e.text,
+        )
+    return None

