@@ -160,7 +160,7 @@ class DocumentsApplication(ServiceApplication):
             f"declaration-de-vol-{dossier.dossier_number}{extension}",
             datetime.now(timezone.utc).isoformat(),
         )
-        dossier.add_declaration(document)
+        dossier.add_declaration(account_id, document)
         try:
             self.save(dossier, DocumentIndex(document_id=document_id, dossier_id=dossier_id))
         except IntegrityError:  # another upload for this dossier was saved in between

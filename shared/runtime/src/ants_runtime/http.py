@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import IntegrityError
 from litestar import Request, Response, get
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import (
@@ -22,6 +23,7 @@ log = structlog.get_logger(__name__)
 
 UNAUTHENTICATED = "Vous devez être connecté : jeton d'accès absent, invalide ou expiré."
 FORBIDDEN = "Vous n'avez pas accès à cette ressource."
+CONCURRENT_CHANGE = "Le dossier vient d'être modifié par ailleurs : rechargez la page et réessayez."
 
 
 def error_body(status: int, message: str, errors: list[dict[str, str]] | None = None) -> Response:
@@ -66,7 +68,11 @@ def exception_handlers(domain_errors: Mapping[type[Exception], int]) -> dict[Any
         errors = [{"field": field, "message": str(exc)}] if field else None
         return error_body(status, str(exc), errors)
 
+    def conflict_handler(_: Request[Any, Any, Any], exc: IntegrityError) -> Response:
+        return error_body(409, CONCURRENT_CHANGE)
+
     handlers: dict[Any, Any] = {cls: domain_handler for cls in domain_errors}
+    handlers[IntegrityError] = conflict_handler
     handlers |= {
         ValidationException: validation_handler,
         HTTPException: http_exception_handler,

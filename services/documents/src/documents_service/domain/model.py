@@ -205,7 +205,7 @@ class DossierFile(Aggregate):
             raise NotAwaitingDeclaration
 
     @event("DeclarationUploaded")
-    def add_declaration(self, document: dict[str, Any]) -> None:
+    def add_declaration(self, account_id: UUID, document: dict[str, Any]) -> None:
         self.documents.append(document)
         self.awaiting_declaration = False
 

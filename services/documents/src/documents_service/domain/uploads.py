@@ -30,6 +30,11 @@ class UploadRejected(DocumentsError):
     pass
 
 
+class NoFile(UploadRejected):
+    def __init__(self) -> None:
+        super().__init__("Aucun fichier reçu : joignez votre déclaration de vol (PDF, JPEG ou PNG).")
+
+
 class EmptyFile(UploadRejected):
     def __init__(self) -> None:
         super().__init__("Le fichier est vide.")

@@ -1,0 +1,169 @@
+"""A dossier's documents, their download, the theft declaration upload and the public check."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import RequestEntityTooLarge
+from litestar.params import Body
+from msgspec import Struct
+
+from ants_runtime.auth import Principal
+from ants_runtime.http import error_body
+from documents_service.application import DocumentsApplication
+from documents_service.domain.model import CertificateNotFound, Reader
+from documents_service.domain.uploads import FileTooLarge, NoFile
+from documents_service.http import pages
+
+
+class DocumentView(Struct):
+    document_id: UUID
+    kind: str
+    media_type: str
+    sha256: str
+    size: int
+    filename: str
+    created_at: datetime
+
+
+class DeclarationReceived(Struct):
+    document_id: UUID
+    sha256: str
+
+
+class VerificationView(Struct):
+    valid: bool
+    certificate_number: str
+    plate: str
+    valid_until: date
+    issued_at: datetime
+
+
+def reader_of(principal: Principal) -> Reader:
+    return Reader(principal.account_id, principal.roles)
+
+
+def view_of(document: dict[str, Any]) -> DocumentView:
+    return DocumentView(
+        document_id=UUID(document["document_id"]),
+        kind=document["kind"],
+        media_type=document["media_type"],
+        sha256=document["sha256"],
+        size=document["size"],
+        filename=document["filename"],
+        created_at=datetime.fromisoformat(document["created_at"]),
+    )
+
+
+def content_disposition(filename: str) -> str:
+    """An ASCII fallback name plus the exact UTF-8 name (RFC 6266)."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def body_too_large(request: Request[Any, Any, Any], _: RequestEntityTooLarge) -> Response[Any]:
+    return error_body(413, str(FileTooLarge(request.app.state.max_upload_bytes)))
+
+
+class DossierDocumentsController(Controller):
+    path = "/dossiers/{dossier_id:uuid}"
+    tags = ["documents"]
+    exception_handlers = {RequestEntityTooLarge: body_too_large}
+
+    @get("/documents", summary="List a dossier's documents (owner, CERT agents, auditors)")
+    async def list_documents(
+        self, dossier_id: UUID, principal: Principal, documents: DocumentsApplication
+    ) -> list[DocumentView]:
+        found = await asyncio.to_thread(documents.documents_of, dossier_id, reader_of(principal))
+        return [view_of(d) for d in found]
+
+    @post(
+        "/attachments",
+        status_code=201,
+        summary="Send the police theft declaration (PDF, JPEG or PNG) while the dossier awaits it",
+    )
+    async def upload_declaration(
+        self,
+        dossier_id: UUID,
+        principal: Principal,
+        documents: DocumentsApplication,
+        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> DeclarationReceived:
+        upload = data.get("file")
+        if not isinstance(upload, UploadFile):
+            raise NoFile
+        content = await upload.read()
+        document = await asyncio.to_thread(
+            documents.upload_declaration, dossier_id, principal.account_id, content
+        )
+        return DeclarationReceived(UUID(document["document_id"]), document["sha256"])
+
+
+class DocumentsController(Controller):
+    path = "/documents"
+    tags = ["documents"]
+
+    @get(
+        "/{document_id:uuid}",
+        summary="Download a document (CPI and summary: owner only; declarations: owner and staff)",
+        media_type="application/octet-stream",
+    )
+    async def download(
+        self, document_id: UUID, principal: Principal, documents: DocumentsApplication
+    ) -> Response[bytes]:
+        document, content = await asyncio.to_thread(
+            documents.open_document, document_id, reader_of(principal)
+        )
+        return Response(
+            content,
+            media_type=document["media_type"],
+            headers={
+                "Content-Disposition": content_disposition(document["filename"]),
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+
+class VerificationController(Controller):
+    path = "/verification"
+    tags = ["verification"]
+
+    @get(
+        "/{certificate_number:str}",
+        summary="Public check of a provisional certificate (the CPI's QR code points here)",
+        description="JSON by default; an HTML page when the client asks for text/html.",
+    )
+    async def verify(
+        self, request: Request[Any, Any, Any], certificate_number: str,
+        documents: DocumentsApplication,
+    ) -> Response[Any]:
+        wants_html = request.accept.best_match(
+            ["application/json", "text/html"], default="application/json"
+        ) == "text/html"
+        try:
+            found = await asyncio.to_thread(documents.verify, certificate_number)
+        except CertificateNotFound as error:
+            if wants_html:
+                return pages.html(pages.unknown_certificate(), 404)
+            return error_body(404, str(error))
+        valid = found.valid_on(documents.today())
+        if wants_html:
+            return pages.html(pages.certificate(found, valid, documents.zone), 200)
+        return Response(
+            VerificationView(
+                valid=valid,
+                certificate_number=found.certificate_number,
+                plate=found.plate,
+                valid_until=found.valid_until,
+                issued_at=found.issued_at,
+            ),
+            headers={"Cache-Control": "no-store"},
+        )

@@ -1,0 +1,33 @@
+"""Documents settings, read once from the environment."""
+
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ants_runtime.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    service_name: str = "documents"
+    http_port: int = 8005
+    # Base of the verification address printed in the CPI's QR code.
+    public_base_url: str = "http://127.0.0.1:8005"
+    max_upload_bytes: int = 5 * 1024 * 1024
+    # A folder holding DejaVuSans.ttf and DejaVuSans-Bold.ttf; without them the PDFs use the
+    # core Helvetica font (Latin-1 only: amounts then read "EUR" instead of the euro sign).
+    pdf_font_dir: Path | None = Path("/usr/share/fonts/truetype/dejavu")
+    # Dates printed on the documents (issue date, validity) are those of this time zone.
+    time_zone: str = "Europe/Paris"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.service_dir / "files"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
