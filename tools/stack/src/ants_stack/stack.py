@@ -80,7 +80,7 @@ class Stack:
     @property
     def services(self) -> list[str]:
         names = list(SERVICES)
-        if self.config.with_portal and module_available("portal_service"):
+        if self.config.with_portal and module_available("portal_service.__main__"):
             names.append("portal")
         return names
 
