@@ -133,3 +133,40 @@ __all__ = [
     "health_route",
     "require_role",
 ]
+
+
+def correlation_middleware(app: Any) -> Any:
+    """Bind a correlation id (X-Request-ID, or a new one) to every log line of a request."""
+    import time
+    import uuid
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        began = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            if scope["path"] != "/health":
+                log.info(
+                    "http.request", method=scope["method"], path=scope["path"], status=status,
+                    ms=round((time.perf_counter() - began) * 1000, 1),
+                )
+            structlog.contextvars.clear_contextvars()
+
+    return middleware

@@ -16,7 +16,12 @@ from litestar.openapi import OpenAPIConfig
 
 from ants_events import topics
 from ants_runtime.auth import Principal, TokenVerifier
-from ants_runtime.http import bearer_principal, exception_handlers, health_route
+from ants_runtime.http import (
+    bearer_principal,
+    correlation_middleware,
+    exception_handlers,
+    health_route,
+)
 from ants_runtime.inbound import InboundEvents
 from ants_runtime.kafka import ensure_topics
 from ants_runtime.logging import configure_logging
@@ -123,6 +128,7 @@ class ServiceRuntime:
             exception_handlers=exception_handlers(domain_errors),
             lifespan=[self.lifespan],
             openapi_config=OpenAPIConfig(title=title, version="1.0.0", description=description),
+            middleware=[correlation_middleware, *kwargs.pop("middleware", [])],
             **kwargs,
         )
 
