@@ -44,3 +44,25 @@ def test_after_the_broker_lost_its_memory_new_dossiers_still_complete(api: Api, 
     assert sorted(r.key for r in certificates if r.key in (key, after_id.encode())) == sorted(
         [key, after_id.encode()]
     )
+
+
+def test_stopping_and_starting_the_whole_system_keeps_every_dossier(api: Api, stack: Stack) -> None:
+    owner, finished_id = complete(api, fleet_plate())
+    open_dossier = api.start_and_submit(owner, fleet_plate())  # type: ignore[arg-type]
+    finished = api.dossier(owner, finished_id)  # type: ignore[arg-type]
+
+    stack.stop_services()
+    assert stack.broker is not None
+    stack.broker.terminate()
+    stack.broker.wait()
+    stack.start(timeout=90)
+
+    owner = api.login(owner.email)  # type: ignore[attr-defined]
+    assert api.dossier(owner, finished_id) == finished
+    basket = api.call("GET", "requests", "/dossiers", owner).json()
+    assert [d["dossier_id"] for d in basket] == [open_dossier["dossier_id"]]
+    # The dossier left waiting for payment can still be paid after the restart.
+    payment = api.pay(owner, open_dossier["dossier_id"])
+    assert payment.status_code == 201, payment.text
+    assert api.record(owner, payment.json()["payment_id"]).status_code == 200
+    api.wait_status(owner, open_dossier["dossier_id"], "completed")
