@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +40,7 @@ class ServiceSettings(BaseSettings):
     def eventsourcing_env(self) -> dict[str, str]:
         """Defaults for the eventsourcing library; its own environment variables win."""
         self.service_dir.mkdir(parents=True, exist_ok=True)
-        return {
+        defaults = {
             "PERSISTENCE_MODULE": self.persistence_module,
             "SQLITE_DBNAME": str(self.service_dir / "events.sqlite"),
             "SQLITE_LOCK_TIMEOUT": "10",
@@ -49,3 +50,5 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_USER": "postgres",
             "POSTGRES_PASSWORD": "",
         }
+        # Values passed in code would win over the environment: pass only what it lacks.
+        return {key: value for key, value in defaults.items() if key not in os.environ}
