@@ -192,6 +192,8 @@ def cert_stack(
     )
     try:
         _wait_healthy(f"http://127.0.0.1:{http_port}", service, log_path)
+        if database:  # the service really stores in this run's database
+            _postgres("SELECT 1 FROM cert_events LIMIT 1", dbname=database)
         yield CertStack(f"http://127.0.0.1:{http_port}", bootstrap, store, sequences)
     finally:
         stop(service)
@@ -233,9 +235,9 @@ def _wait_healthy(base_url: str, service: subprocess.Popen[bytes], log_path: Pat
     raise RuntimeError(f"the cert service did not become healthy:\n{log_path.read_text()[-4000:]}")
 
 
-def _postgres(statement: str) -> None:
+def _postgres(statement: str, dbname: str = "postgres") -> None:
     import psycopg
 
     with psycopg.connect(host=POSTGRES[0], port=POSTGRES[1], user="postgres",
-                         dbname="postgres", autocommit=True) as connection:
+                         dbname=dbname, autocommit=True) as connection:
         connection.execute(statement)  # type: ignore[arg-type]

@@ -79,7 +79,6 @@ class CertApplication(ServiceApplication):
             sha256=sha256, media_type=media_type, size=size, uploaded_at=uploaded_at.isoformat(),
         )
         file.add_review(review.id)
-        log.info("review.opened", review_id=str(review.id), dossier_id=str(dossier_id))
         return [file, review, *superseded]
 
     def on_citizen_message(

@@ -245,3 +245,21 @@ def test_an_empty_agent_message_is_refused(cert) -> None:
     with pytest.raises(InvalidDecision, match="Le message est vide."):
         cert.post_agent_message(review_id, ALICE, "  ")
     assert public_events(cert) == []
+
+
+def test_the_queue_is_rebuilt_from_the_store_after_a_restart(tmp_path) -> None:
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+           "SQLITE_DBNAME": str(tmp_path / "cert.sqlite")}
+    before = CertApplication(env=env)
+    dossier_id = start(before)
+    upload(before, dossier_id)
+    review_id = UUID(only_review(before, dossier_id)["review_id"])
+    before.claim(review_id, ALICE)
+    before.close()
+
+    after = CertApplication(env=env)
+    row = only_review(after, dossier_id, "claimed")
+    assert (row["review_id"], row["claimed_by_name"], row["plate"]) == (
+        str(review_id), "Alice Agent", "FG-456-HJ"
+    )
+    after.close()

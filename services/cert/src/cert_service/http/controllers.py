@@ -88,4 +88,5 @@ class ReviewsController(Controller):
     async def post_message(
         self, review_id: UUID, data: AgentMessage, principal: Principal, cert: CertApplication
     ) -> dict[str, Any]:
-        return await asyncio.to_thread(cert.post_agent_message, review_id, agent(principal), data.text)
+        author = agent(principal)
+        return await asyncio.to_thread(cert.post_agent_message, review_id, author, data.text)
