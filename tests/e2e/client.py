@@ -17,7 +17,7 @@ from ants_stack.stack import StackConfig
 
 T = TypeVar("T")
 PASSWORD = "demo-2026"
-GOOD_CARD = {"card_number": "4970 1000 0000 0000", "expiry": "12/30", "cvv": "123"}
+GOOD_CARD = {"card_number": "4970 1000 0600 0000", "expiry": "12/30", "cvv": "123"}
 
 
 _fleet_numbers = itertools.count(1)

@@ -34,7 +34,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (make test starts it)")
         prefix = f"e2e_{uuid.uuid4().hex[:8]}"
     config = StackConfig.ephemeral(tmp_path_factory.mktemp(f"stack-{store}"), prefix)
-    config.with_portal = False
+    config.with_portal = True
     running = Stack(config)
     try:
         running.start(timeout=90)

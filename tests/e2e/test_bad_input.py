@@ -58,9 +58,9 @@ def test_a_second_open_request_for_the_same_vehicle_is_refused(api: Api, fleet_o
 @pytest.mark.parametrize(
     ("card", "expected"),
     [
-        ({"card_number": "4970 1000 0000 0000", "expiry": "01/21", "cvv": "123"}, "expirée"),
+        ({"card_number": "4970 1000 0600 0000", "expiry": "01/21", "cvv": "123"}, "expirée"),
         ({"card_number": "4000 0000 0000 0002", "expiry": "12/30", "cvv": "123"}, "refusé"),
-        ({"card_number": "4970 1000 0000 0000", "expiry": "12/30", "cvv": "12"}, "cryptogramme"),
+        ({"card_number": "4970 1000 0600 0000", "expiry": "12/30", "cvv": "12"}, "cryptogramme"),
         ({"card_number": "4970 1000 0000 0001", "expiry": "12/30", "cvv": "123"}, "numéro de carte"),
     ],
 )

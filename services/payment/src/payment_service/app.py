@@ -41,7 +41,9 @@ DOMAIN_ERRORS = {
 PROVIDERS = {"simulated": SimulatedPaymentProvider}
 
 
-def create_app(settings: Settings | None = None, provider: PaymentProvider | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None, provider: PaymentProvider | None = None
+) -> Litestar:
     settings = settings or get_settings()
     fee_schedule = FeeSchedule.load(settings.fee_schedule_file)
     payment = PaymentApplication(
@@ -57,7 +59,7 @@ def create_app(settings: Settings | None = None, provider: PaymentProvider | Non
         "Card numbers and CVV are checked and sent to the payment provider, never kept.",
         domain_errors=DOMAIN_ERRORS,
         dependencies={
-            "payment": Provide(lambda: payment, sync_to_thread=False),
+            "payments": Provide(lambda: payment, sync_to_thread=False),
             "fee_schedule": Provide(lambda: fee_schedule, sync_to_thread=False),
         },
     )

@@ -85,11 +85,12 @@ class PaymentApplication(ServiceApplication):
             psp_reference,
         )
         dossier.authorise_payment(payment.id)
-        keys = [IdempotencyKey(account_id, idempotency_key, fingerprint, payment.id)] if (
-            idempotency_key is not None
-        ) else []
+        used_key = (
+            [IdempotencyKey(account_id, idempotency_key, fingerprint, payment.id)]
+            if idempotency_key is not None else []
+        )
         try:
-            self.save(payment, dossier, *keys)
+            self.save(payment, dossier, *used_key)
         except IntegrityError:
             # A concurrent request authorised first: release ours and answer as a retry
             # would now be answered (the same payment for the same key, else 409).

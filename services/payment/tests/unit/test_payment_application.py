@@ -195,7 +195,8 @@ def test_a_key_reused_for_another_request_is_refused(app: PaymentApplication) ->
 def test_idempotency_keys_belong_to_one_account(app: PaymentApplication) -> None:
     alice, bob = uuid4(), uuid4()
     app.authorise_payment(alice, open_dossier(app, alice), CARD, "12/28", "123", "same-key")
-    _, created = app.authorise_payment(bob, open_dossier(app, bob), CARD, "12/28", "123", "same-key")
+    bobs_dossier = open_dossier(app, bob)
+    _, created = app.authorise_payment(bob, bobs_dossier, CARD, "12/28", "123", "same-key")
     assert created
 
 
@@ -271,7 +272,9 @@ def ready_record(event: RequestReadyForPaymentV1, sequence: int) -> SimpleNamesp
     )
 
 
-def ready_event(dossier_id: UUID, account_id: UUID, total: str = "13.76") -> RequestReadyForPaymentV1:
+def ready_event(
+    dossier_id: UUID, account_id: UUID, total: str = "13.76"
+) -> RequestReadyForPaymentV1:
     lines = (FeeLine(code="Y4", label="Taxe fixe (Y.4)", amount=total),)
     return RequestReadyForPaymentV1(
         event_id=uuid4(), occurred_at=datetime.now(UTC), dossier_id=dossier_id,
@@ -299,4 +302,4 @@ async def test_a_ready_event_delivered_twice_or_republished_opens_the_dossier_on
 
 def test_a_ready_event_whose_amount_does_not_add_up_is_rejected(app: PaymentApplication) -> None:
     with pytest.raises(InvalidAmountDue):
-        app.open_dossier(uuid4(), uuid4(), "13.76", "EUR", [{"code": "Y4", "label": "", "amount": "1"}])
+        app.open_dossier(uuid4(), uuid4(), "13.76", "EUR", LINES[:1])

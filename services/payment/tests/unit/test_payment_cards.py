@@ -59,6 +59,17 @@ def test_a_bad_card_number_is_refused_with_a_clear_message(number: str, message:
     assert str(refusal.value) == message
 
 
+@pytest.mark.parametrize(
+    ("card", "field"),
+    [(("4970 1000 0006 0001", "12/28", "123"), "card_number"), ((GOOD, "10/26", "123"), "expiry"),
+     ((GOOD, "1228", "123"), "expiry"), ((GOOD, "12/28", "12"), "cvv")],
+)
+def test_a_refusal_names_the_input_to_correct(card: tuple[str, str, str], field: str) -> None:
+    with pytest.raises(InvalidCard) as refusal:
+        read_card(*card, TODAY)
+    assert refusal.value.field == field
+
+
 def test_card_numbers_of_13_and_19_digits_are_accepted() -> None:
     assert read_card("4222222222222", "12/28", "123", TODAY).last4 == "2222"
     assert read_card("6200 0000 0000 0000 000", "12/28", "123", TODAY).last4 == "0000"

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 STEPS = ["start", "declare", "submit", "payable", "pay", "record", "completed", "total"]
-CARD = {"card_number": "4970100000000000", "expiry": "12/30", "cvv": "123"}
+CARD = {"card_number": "4970100006000000", "expiry": "12/30", "cvv": "123"}
 
 
 class Bench:

@@ -18,12 +18,16 @@ CVV = re.compile(r"[0-9]{3}")
 
 
 class InvalidCard(PaymentError):
-    """The card data cannot be sent to the bank as it is."""
+    """The card data cannot be sent to the bank as it is; `field` says which input is wrong."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class CardExpired(InvalidCard):
     def __init__(self) -> None:
-        super().__init__("La carte est expirée.")
+        super().__init__("La carte est expirée.", "expiry")
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,13 @@ def card_digits(number: str) -> str:
     """The card number without its spaces (as printed on the card), or InvalidCard."""
     digits = number.replace(" ", "")
     if not DIGITS.fullmatch(digits):
-        raise InvalidCard("Le numéro de carte ne doit contenir que des chiffres.")
+        raise InvalidCard("Le numéro de carte ne doit contenir que des chiffres.", "card_number")
     if not 13 <= len(digits) <= 19:
-        raise InvalidCard("Le numéro de carte doit comporter entre 13 et 19 chiffres.")
+        raise InvalidCard(
+            "Le numéro de carte doit comporter entre 13 et 19 chiffres.", "card_number"
+        )
     if not luhn_valid(digits):
-        raise InvalidCard("Le numéro de carte n'est pas valide : vérifiez-le.")
+        raise InvalidCard("Le numéro de carte n'est pas valide : vérifiez-le.", "card_number")
     return digits
 
 
@@ -74,10 +80,14 @@ def read_expiry(expiry: str) -> tuple[int, int]:
     """"MM/YY" -> (month, four-digit year)."""
     match = EXPIRY.fullmatch(expiry.strip())
     if match is None:
-        raise InvalidCard("La date d'expiration doit être au format MM/AA (par exemple 09/28).")
+        raise InvalidCard(
+            "La date d'expiration doit être au format MM/AA (par exemple 09/28).", "expiry"
+        )
     month, year = int(match.group(1)), 2000 + int(match.group(2))
     if not 1 <= month <= 12:
-        raise InvalidCard("Le mois de la date d'expiration doit être compris entre 01 et 12.")
+        raise InvalidCard(
+            "Le mois de la date d'expiration doit être compris entre 01 et 12.", "expiry"
+        )
     return month, year
 
 
@@ -89,4 +99,4 @@ def check_not_expired(month: int, year: int, today: date) -> None:
 
 def check_cvv(cvv: str) -> None:
     if not CVV.fullmatch(cvv.strip()):
-        raise InvalidCard("Le cryptogramme visuel doit comporter exactement 3 chiffres.")
+        raise InvalidCard("Le cryptogramme visuel doit comporter exactement 3 chiffres.", "cvv")

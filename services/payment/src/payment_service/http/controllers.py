@@ -8,6 +8,7 @@ from uuid import UUID
 
 import structlog
 from litestar import Controller, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Struct
@@ -60,6 +61,29 @@ class FeesView(Struct):
     lines: list[FeeLineView]
 
 
+class ErrorView(Struct):
+    status_code: int
+    message: str  # in French, for the citizen
+    errors: list[dict[str, str]] | None = None  # {"field", "message"} when an input is wrong
+
+
+WHY = {
+    401: "Not logged in, or the token is invalid or expired",
+    403: "Not the caller's dossier or payment",
+    404: "Unknown payment (or dossier not known here yet)",
+    409: "The dossier is not awaiting payment (unknown yet, already authorised or paid)",
+    422: "Invalid input or card, card declined, or Idempotency-Key reused for another request",
+    503: "No fee schedule in force today",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    return {
+        code: ResponseSpec(ErrorView, description=WHY[code], generate_examples=False)
+        for code in codes
+    }
+
+
 class NoFeeSchedule(PaymentError):
     def __init__(self) -> None:
         super().__init__("Aucun barème des taxes n'est en vigueur aujourd'hui.")
@@ -92,59 +116,69 @@ class PaymentsController(Controller):
         description="Authorises the amount due on the card (« Valider »); the payment still has "
         "to be recorded. With an Idempotency-Key, a retry returns the same payment (200, "
         "header Idempotent-Replayed) and never authorises twice.",
+        responses=errors(401, 403, 409, 422),
     )
     async def authorise(
         self,
         data: PaymentRequest,
         principal: Principal,
-        payment: PaymentApplication,
+        payments: PaymentApplication,
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
     ) -> Response[PaymentView]:
         structlog.contextvars.bind_contextvars(dossier_id=str(data.dossier_id))
-        paid, created = await asyncio.to_thread(
-            payment.authorise_payment, principal.account_id, data.dossier_id, data.card_number,
+        payment, created = await asyncio.to_thread(
+            payments.authorise_payment, principal.account_id, data.dossier_id, data.card_number,
             data.expiry, data.cvv, idempotency_key,
         )
         if created:
-            return Response(payment_view(paid), status_code=HTTP_201_CREATED)
+            return Response(payment_view(payment), status_code=HTTP_201_CREATED)
         return Response(
-            payment_view(paid), status_code=HTTP_200_OK, headers={"Idempotent-Replayed": "true"}
+            payment_view(payment), status_code=HTTP_200_OK, headers={"Idempotent-Replayed": "true"}
         )
 
     @post(
         "/payments/{payment_id:uuid}/record", status_code=HTTP_200_OK,
         summary="Record an authorised payment (« enregistrer votre paiement »)",
+        description="Recording twice answers the same and publishes one PaymentRecorded.",
+        responses=errors(401, 403, 404),
     )
     async def record(
-        self, payment_id: UUID, principal: Principal, payment: PaymentApplication
+        self, payment_id: UUID, principal: Principal, payments: PaymentApplication
     ) -> PaymentView:
         recorded = await asyncio.to_thread(
-            payment.record_payment, principal.account_id, payment_id
+            payments.record_payment, principal.account_id, payment_id
         )
         return payment_view(recorded)
 
-    @get("/payments/{payment_id:uuid}", summary="A payment of the caller")
+    @get(
+        "/payments/{payment_id:uuid}", summary="A payment of the caller",
+        responses=errors(401, 403, 404),
+    )
     async def show(
-        self, payment_id: UUID, principal: Principal, payment: PaymentApplication
+        self, payment_id: UUID, principal: Principal, payments: PaymentApplication
     ) -> PaymentView:
-        found = await asyncio.to_thread(payment.get_payment, principal.account_id, payment_id)
+        found = await asyncio.to_thread(payments.get_payment, principal.account_id, payment_id)
         return payment_view(found)
 
     @get(
         "/dossiers/{dossier_id:uuid}", summary="Whether a dossier of the caller awaits payment",
         description="404 until the dossier has been declared ready for payment.",
+        responses=errors(401, 403, 404),
     )
     async def dossier(
-        self, dossier_id: UUID, principal: Principal, payment: PaymentApplication
+        self, dossier_id: UUID, principal: Principal, payments: PaymentApplication
     ) -> DossierView:
-        found = await asyncio.to_thread(payment.get_dossier, principal.account_id, dossier_id)
+        found = await asyncio.to_thread(payments.get_dossier, principal.account_id, dossier_id)
         return dossier_view(found)
 
 
 class FeesController(Controller):
     tags = ["fees"]
 
-    @get("/fees", summary="The fees of a duplicate in force today (public)")
+    @get(
+        "/fees", summary="The fees of a duplicate in force today (public)",
+        responses=errors(503),
+    )
     async def fees(self, fee_schedule: FeeSchedule) -> FeesView:
         today = today_in_france()
         try:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from ants_events.requests import RequestReadyForPaymentV1
 from ants_runtime.inbound import InboundEvents
 from payment_service.application import PaymentApplication
+from payment_service.domain.model import PayableDossier
 
 
 def subscribe(inbound: InboundEvents, payment: PaymentApplication) -> None:
-    def ready_for_payment(event: RequestReadyForPaymentV1) -> list[object]:
-        # Idempotent by dossier id (see PaymentApplication.open_dossier).
+    def ready_for_payment(event: RequestReadyForPaymentV1) -> list[PayableDossier]:
+        """Idempotent by dossier id: a dossier already known here is left as it is."""
         amount = event.amount_due
-        return list(
-            payment.open_dossier(
-                event.dossier_id, event.account_id, amount.total, amount.currency,
-                [line.model_dump() for line in amount.lines],
-            )
+        return payment.open_dossier(
+            event.dossier_id, event.account_id, amount.total, amount.currency,
+            [line.model_dump() for line in amount.lines],
         )
 
     inbound.on(RequestReadyForPaymentV1, ready_for_payment)
