@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ants_stack.stack import Stack
 from tests.e2e.client import Api, eventually, fleet_plate, read_topic, republish
@@ -75,7 +76,7 @@ def test_marie_gets_her_provisional_certificate_after_losing_her_card(
     assert "AB-123-CD" in text
     assert "MARTIN" in text
     valid_until = date.fromisoformat(done["certificate"]["valid_until"])
-    issued = date.fromisoformat(done["payment"]["at"][:10])
+    issued = datetime.fromisoformat(done["payment"]["at"]).astimezone(ZoneInfo("Europe/Paris")).date()
     assert valid_until == one_month_after(issued)
     assert valid_until.strftime("%d/%m/%Y") in text
 

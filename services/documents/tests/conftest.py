@@ -76,8 +76,11 @@ class SampleDossier:
         return RequestStartedV1(
             event_id=uuid.uuid4(), occurred_at=self.started_at, dossier_id=self.dossier_id,
             dossier_number=self.dossier_number, account_id=self.account_id,
-            reason=self.reason, person="titulaire", special_case=self.special_case,  # type: ignore[arg-type]
-            vehicle=Vehicle(plate=self.plate, vin="VF1RFB00012345678", make="RENAULT", model="CLIO"),
+            reason=self.reason,  # type: ignore[arg-type]
+            person="titulaire", special_case=self.special_case,
+            vehicle=Vehicle(
+                plate=self.plate, vin="VF1RFB00012345678", make="RENAULT", model="CLIO"
+            ),
             holder=Holder(given_name=self.given_name, family_name=self.family_name),
         )
 
@@ -202,6 +205,12 @@ class MemoryDocuments:
 @pytest.fixture
 def documents(tmp_path: Path) -> MemoryDocuments:
     return MemoryDocuments(tmp_path)
+
+
+@pytest.fixture
+def fresh_documents() -> Callable[[Path], MemoryDocuments]:
+    """Builds more in-memory services, e.g. to compare two runs of the same events."""
+    return MemoryDocuments
 
 
 # The real service process, a real broker.
@@ -423,7 +432,9 @@ def postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def sqlite_service(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Iterator[RunningService]:
+def sqlite_service(
+    tmp_path_factory: pytest.TempPathFactory, keys: Keys
+) -> Iterator[RunningService]:
     with documents_process(tmp_path_factory.mktemp("documents"), keys) as service:
         yield service
 

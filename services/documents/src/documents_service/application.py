@@ -148,7 +148,9 @@ class DocumentsApplication(ServiceApplication):
 
     # Theft declarations sent by the citizen.
 
-    def upload_declaration(self, dossier_id: UUID, account_id: UUID, content: bytes) -> dict[str, Any]:
+    def upload_declaration(
+        self, dossier_id: UUID, account_id: UUID, content: bytes
+    ) -> dict[str, Any]:
         dossier = self._get(dossier_id)
         dossier.check_accepts_declaration(account_id)
         media_type = uploads.media_type_of(content, self.max_upload_bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -50,8 +51,23 @@ def validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> R
     return error_body(HTTP_422_UNPROCESSABLE_ENTITY, message, errors)
 
 
+FRENCH_DEFAULTS = {
+    400: "La requête est mal formée.",
+    404: "Ressource introuvable.",
+    405: "Cette opération n'est pas permise ici.",
+    413: "Le fichier ou la requête dépasse la taille maximale acceptée.",
+    415: "Ce type de contenu n'est pas accepté.",
+}
+
+
 def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response:
-    return error_body(exc.status_code, exc.detail)
+    from http import HTTPStatus
+
+    detail = exc.detail
+    with contextlib.suppress(ValueError):
+        if detail == HTTPStatus(exc.status_code).phrase:  # Litestar's default English text
+            detail = FRENCH_DEFAULTS.get(exc.status_code, detail)
+    return error_body(exc.status_code, detail)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response:

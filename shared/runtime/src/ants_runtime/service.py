@@ -128,6 +128,7 @@ class ServiceRuntime:
             exception_handlers=exception_handlers(domain_errors),
             lifespan=[self.lifespan],
             openapi_config=OpenAPIConfig(title=title, version="1.0.0", description=description),
+            logging_config=None,
             middleware=[correlation_middleware, *kwargs.pop("middleware", [])],
             **kwargs,
         )

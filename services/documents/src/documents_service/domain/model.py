@@ -69,11 +69,21 @@ class DossierFile(Aggregate):
     the payment are all known.
     """
 
+    # Stored names of the aggregate and its events, fixed here rather than derived from the
+    # module path, so moving or renaming code cannot break the replay of stored events.
+    TOPIC = "documents:DossierFile"
+
+    class Event(Aggregate.Event):
+        TOPIC = "documents:DossierFile.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "documents:DossierFile.Created"
+
     @staticmethod
     def create_id(dossier_id: UUID) -> UUID:
         return dossier_id
 
-    @event("Opened")
+    @event("Opened", topic="documents:DossierFile.Opened")
     def __init__(self, dossier_id: UUID) -> None:
         self.account_id: UUID | None = None
         self.dossier_number = ""
@@ -115,7 +125,7 @@ class DossierFile(Aggregate):
                 started_at,
             )
 
-    @event("Started")
+    @event("Started", topic="documents:DossierFile.Started")
     def _started(
         self, account_id: UUID, dossier_number: str, reason: str, person: str,
         special_case: bool, vehicle: dict[str, Any], holder: dict[str, Any], started_at: str,
@@ -129,11 +139,13 @@ class DossierFile(Aggregate):
         self.holder = holder
         self.started_at = started_at
 
-    def record_submission(self, sworn_statement: bool, legal_terms: bool, submitted_at: str) -> None:
+    def record_submission(
+        self, sworn_statement: bool, legal_terms: bool, submitted_at: str
+    ) -> None:
         if self.submission is None:
             self._submitted(sworn_statement, legal_terms, submitted_at)
 
-    @event("Submitted")
+    @event("Submitted", topic="documents:DossierFile.Submitted")
     def _submitted(self, sworn_statement: bool, legal_terms: bool, submitted_at: str) -> None:
         self.submission = {
             "sworn_statement": sworn_statement,
@@ -145,7 +157,7 @@ class DossierFile(Aggregate):
         if not self.awaiting_declaration and self.certificate is None:
             self._declaration_requested()
 
-    @event("DeclarationRequested")
+    @event("DeclarationRequested", topic="documents:DossierFile.DeclarationRequested")
     def _declaration_requested(self) -> None:
         self.awaiting_declaration = True
 
@@ -157,7 +169,7 @@ class DossierFile(Aggregate):
         if self.payment is None:
             self._paid(payment_id, amount, currency, lines, psp_reference, card_last4, paid_at)
 
-    @event("PaymentRecorded")
+    @event("PaymentRecorded", topic="documents:DossierFile.PaymentRecorded")
     def _paid(
         self, payment_id: UUID, amount: str, currency: str, lines: list[dict[str, str]],
         psp_reference: str, card_last4: str, paid_at: str,
@@ -183,12 +195,12 @@ class DossierFile(Aggregate):
         else:
             self._declaration_rejected(review_id, document_id, about_latest)
 
-    @event("DeclarationAccepted")
+    @event("DeclarationAccepted", topic="documents:DossierFile.DeclarationAccepted")
     def _declaration_accepted(self, review_id: UUID, document_id: UUID) -> None:
         self.reviews.append(str(review_id))
         self.awaiting_declaration = False
 
-    @event("DeclarationRejected")
+    @event("DeclarationRejected", topic="documents:DossierFile.DeclarationRejected")
     def _declaration_rejected(self, review_id: UUID, document_id: UUID, reopens: bool) -> None:
         self.reviews.append(str(review_id))
         if reopens:
@@ -204,12 +216,12 @@ class DossierFile(Aggregate):
         if not self.awaiting_declaration:
             raise NotAwaitingDeclaration
 
-    @event("DeclarationUploaded")
+    @event("DeclarationUploaded", topic="documents:DossierFile.DeclarationUploaded")
     def add_declaration(self, account_id: UUID, document: dict[str, Any]) -> None:
         self.documents.append(document)
         self.awaiting_declaration = False
 
-    @event("CertificateIssued")
+    @event("CertificateIssued", topic="documents:DossierFile.CertificateIssued")
     def issue_certificate(
         self, certificate_number: str, issued_at: str, valid_until: str,
         documents: list[dict[str, Any]],
@@ -252,11 +264,19 @@ class DossierFile(Aggregate):
 class DocumentIndex(Aggregate):
     """Finds a document's dossier from the document id alone."""
 
+    TOPIC = "documents:DocumentIndex"
+
+    class Event(Aggregate.Event):
+        TOPIC = "documents:DocumentIndex.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "documents:DocumentIndex.Created"
+
     @staticmethod
     def create_id(document_id: UUID) -> UUID:
         return uuid5(NAMESPACE_URL, f"ants:documents:document:{document_id}")
 
-    @event("Indexed")
+    @event("Indexed", topic="documents:DocumentIndex.Indexed")
     def __init__(self, document_id: UUID, dossier_id: UUID) -> None:
         self.dossier_id = dossier_id
 
@@ -264,10 +284,18 @@ class DocumentIndex(Aggregate):
 class CertificateIndex(Aggregate):
     """Finds a dossier from its certificate number (the verification page); one per number."""
 
+    TOPIC = "documents:CertificateIndex"
+
+    class Event(Aggregate.Event):
+        TOPIC = "documents:CertificateIndex.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "documents:CertificateIndex.Created"
+
     @staticmethod
     def create_id(certificate_number: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"ants:documents:certificate:{certificate_number}")
 
-    @event("Indexed")
+    @event("Indexed", topic="documents:CertificateIndex.Indexed")
     def __init__(self, certificate_number: str, dossier_id: UUID) -> None:
         self.dossier_id = dossier_id

@@ -32,7 +32,9 @@ class UploadRejected(DocumentsError):
 
 class NoFile(UploadRejected):
     def __init__(self) -> None:
-        super().__init__("Aucun fichier reçu : joignez votre déclaration de vol (PDF, JPEG ou PNG).")
+        super().__init__(
+            "Aucun fichier reçu : joignez votre déclaration de vol (PDF, JPEG ou PNG)."
+        )
 
 
 class EmptyFile(UploadRejected):

@@ -20,7 +20,7 @@ box-shadow:0 1px 3px rgba(0,0,0,.12)}
 .card.invalid{border-left-color:#b3261e}
 h1{font-size:1.35rem;margin:0 0 .8rem}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;margin:0}
-dt{color:#55555f}dd{margin:0;font-weight:600}
+dt{color:#55555f}dd{margin:0;font-weight:600}.nowrap{white-space:nowrap}
 p.note{color:#55555f;font-size:.9rem}
 """
 
@@ -54,8 +54,8 @@ def certificate(found: Verification, valid: bool, zone: tzinfo) -> str:
     content = (
         f'<section class="card{"" if valid else " invalid"}" aria-labelledby="statut">'
         f'<h1 id="statut">{escape(headline)}</h1><dl>'
-        f"<dt>Numéro du certificat</dt><dd>{escape(found.certificate_number)}</dd>"
-        f"<dt>Immatriculation</dt><dd>{escape(found.plate)}</dd>"
+        f'<dt>Numéro du certificat</dt><dd class="nowrap">{escape(found.certificate_number)}</dd>'
+        f'<dt>Immatriculation</dt><dd class="nowrap">{escape(found.plate)}</dd>'
         f"<dt>Délivré le</dt><dd>{escape(issued)}</dd>"
         f"<dt>Valable jusqu'au</dt><dd>{escape(until)}</dd>"
         "</dl></section>"

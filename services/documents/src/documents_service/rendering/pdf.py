@@ -6,6 +6,7 @@ creation date, no random identifiers), so a retried delivery rewrites identical 
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -20,6 +21,9 @@ from fpdf.enums import XPos, YPos
 from documents_service.domain.model import DossierFile
 from documents_service.rendering import wording
 
+# Font subsetting narrates every glyph table at INFO level: noise in the service's log.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
+
 NAVY = (22, 38, 94)
 INK = (25, 25, 30)
 MUTED = (95, 95, 105)
@@ -28,6 +32,11 @@ RULE = (190, 196, 210)
 MARGIN = 15.0
 LABEL_WIDTH = 64.0
 DEJAVU = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+# Letters outside Latin-1 that Unicode does not decompose into a base letter and an accent.
+LATIN1_FOLDS = str.maketrans({
+    "’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "€": "EUR", "œ": "oe",
+    "Œ": "OE", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i",
+})
 
 
 @dataclass(frozen=True)
@@ -63,14 +72,13 @@ class Fonts:
     def printable(self, text: str) -> str:
         if self.unicode:
             return text
-        text = text.replace("’", "'").replace("œ", "oe").replace("Œ", "OE").replace("€", "EUR")
         folded = []
-        for char in text:
+        for char in text.translate(LATIN1_FOLDS):
             if ord(char) < 256:
                 folded.append(char)
             else:
-                base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode("latin-1")
-                folded.append(base or "?")
+                base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore")
+                folded.append(base.decode("latin-1") or "?")
         return "".join(folded)
 
 
@@ -179,7 +187,9 @@ class OfficialDocument(FPDF):
         self.set_fill_color(*PANEL)
         self.set_draw_color(*RULE)
         self.font(9)
-        self.paragraph(0, 5, text, border=1, fill=True, padding=3, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.paragraph(
+            0, 5, text, border=1, fill=True, padding=3, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
 
     def qr_code(self, url: str, x: float, y: float, size: float) -> None:
         """The QR code drawn as vector squares: sharp at any zoom and free of image encoders."""
@@ -264,7 +274,9 @@ class DocumentRenderer:
         )
         pdf.set_x(qr_x - 4)
         pdf.font(6.5, color=NAVY)
-        pdf.paragraph(qr_size + 8, 3.5, issued.verification_url, align="C")
+        # Break before the number rather than inside it.
+        address, _, number = issued.verification_url.rpartition("/")
+        pdf.paragraph(qr_size + 8, 3.5, f"{address}/\n{number}", align="C")
 
         pdf.set_y(max(bottom, pdf.get_y()) + 6)
         pdf.notice(
@@ -313,9 +325,12 @@ class DocumentRenderer:
         ])
 
         pdf.section("Dates")
-        pdf.field("Demande commencée le", wording.french_datetime(dossier.started_at, self.zone))
-        pdf.field("Demande validée le", wording.french_datetime(submission["submitted_at"], self.zone))
-        pdf.field("Paiement enregistré le", wording.french_datetime(payment["paid_at"], self.zone))
+        for label, moment in (
+            ("Demande commencée le", dossier.started_at),
+            ("Demande validée le", submission["submitted_at"]),
+            ("Paiement enregistré le", payment["paid_at"]),
+        ):
+            pdf.field(label, wording.french_datetime(moment, self.zone))
         pdf.ln(2)
 
         pdf.section("Votre demande")
@@ -337,7 +352,8 @@ class DocumentRenderer:
         vehicle = dossier.vehicle
         pdf.field("Numéro d'immatriculation", vehicle.get("plate", ""), bold=True)
         pdf.field("Numéro d'identification (VIN)", vehicle.get("vin", ""))
-        pdf.field("Marque et modèle", f"{vehicle.get('make', '')} {vehicle.get('model', '')}".strip())
+        make_and_model = f"{vehicle.get('make', '')} {vehicle.get('model', '')}".strip()
+        pdf.field("Marque et modèle", make_and_model)
         pdf.field("Titulaire", wording.holder_name(dossier.holder))
         pdf.ln(2)
 
