@@ -78,7 +78,10 @@ def test_an_expired_card_is_refused_and_the_card_number_is_kept(
     fill_card(page, EXPIRED_CARD)
     page.get_by_role("button", name="Valider").click()
 
-    expect(page.get_by_role("alert")).to_contain_text("expirée")
+    expect(page.get_by_role("alert")).to_contain_text("La carte est expirée.")
+    expect(page.get_by_label("Date d'expiration")).to_have_accessible_description(
+        re.compile("La carte est expirée")
+    )
     expect(page.get_by_label("Numéro de la carte")).to_have_value(EXPIRED_CARD["number"])
     expect(page.get_by_label("Date d'expiration")).to_have_value(EXPIRED_CARD["expiry"])
     expect(page.get_by_label("Cryptogramme")).to_have_value("")  # never shown back
