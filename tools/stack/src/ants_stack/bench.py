@@ -59,6 +59,9 @@ class Bench:
             began = time.perf_counter()
             try:
                 await self._one(client, auth, plate)
+            except httpx.HTTPStatusError as error:
+                self.failures[f"{error.request.method} {error.request.url.path.split('/')[1]} -> {error.response.status_code}"] += 1
+                return
             except Exception as error:  # noqa: BLE001 - counted and reported
                 self.failures[type(error).__name__] += 1
                 return
