@@ -6,12 +6,16 @@ from ants_stack.stack import Stack
 from tests.e2e.client import Api, eventually, fleet_plate, read_topic
 
 
+# After a broker loss every consumer reads every topic again from the start: allow time.
+CATCH_UP = 120.0
+
+
 def complete(api: Api, plate: str) -> tuple[object, str]:
     owner = api.new_citizen("Flotte", "ESSAI")
     dossier_id = api.start_and_submit(owner, plate)["dossier_id"]
-    payment_id = api.pay(owner, dossier_id).json()["payment_id"]
-    assert api.record(owner, payment_id).status_code == 200
-    api.wait_status(owner, dossier_id, "completed")
+    payment = eventually(lambda: (r := api.pay(owner, dossier_id)).status_code == 201 and r, CATCH_UP)
+    assert api.record(owner, payment.json()["payment_id"]).status_code == 200
+    api.wait_status(owner, dossier_id, "completed", timeout=CATCH_UP)
     return owner, dossier_id
 
 
@@ -28,7 +32,8 @@ def test_after_the_broker_lost_its_memory_new_dossiers_still_complete(api: Api, 
     key = before_id.encode()
     republished = eventually(
         lambda: (r := [x for x in read_topic(stack.config, "ants.requests.v1") if x.key == key])
-        and len(r) == 4 and r
+        and len(r) == 4 and r,
+        CATCH_UP,
     )
     assert [r.ce_type.split(".")[3] for r in republished] == [
         "RequestStarted", "RequestSubmitted", "RequestReadyForPayment", "RequestCompleted"
@@ -65,4 +70,4 @@ def test_stopping_and_starting_the_whole_system_keeps_every_dossier(api: Api, st
     payment = api.pay(owner, open_dossier["dossier_id"])
     assert payment.status_code == 201, payment.text
     assert api.record(owner, payment.json()["payment_id"]).status_code == 200
-    api.wait_status(owner, open_dossier["dossier_id"], "completed")
+    api.wait_status(owner, open_dossier["dossier_id"], "completed", timeout=CATCH_UP)

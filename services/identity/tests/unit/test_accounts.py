@@ -59,7 +59,7 @@ def test_the_password_is_never_stored_nor_published(identity: IdentityApplicatio
 
 def test_demo_seed_is_idempotent(identity: IdentityApplication) -> None:
     seed = json.loads((Path(__file__).parents[2] / "src/identity_service/demo_accounts.json").read_text())
-    assert identity.seed(seed) == 4
+    assert identity.seed(seed) == 5
     assert identity.seed(seed) == 0
     assert identity.authenticate("agent.cert@example.fr", "demo-2026").roles == ["cert_agent"]
 

@@ -14,6 +14,7 @@ DEMO_LOGINS = [
     ("Marie MARTIN (citoyenne, perte, AB-123-CD)", "marie.martin@example.fr"),
     ("Julien PAUL (citoyen, vol, EF-456-GH et IJ-789-KL)", "julien.paul@example.fr"),
     ("Agent du CERT", "agent.cert@example.fr"),
+    ("Second agent du CERT", "agent2.cert@example.fr"),
     ("Auditeur", "auditeur@example.fr"),
 ]
 
