@@ -59,6 +59,13 @@ class PaymentApplication(ServiceApplication):
         check_amount_due(total, currency, lines)
         return [PayableDossier(dossier_id, account_id, total, currency, lines)]
 
+    def withdraw_dossier(self, dossier_id: UUID) -> list[PayableDossier]:
+        """Inbound: the request was cancelled. A dossier never made payable is not known here."""
+        if dossier_id not in self.repository:
+            return []
+        dossier: PayableDossier = self.repository.get(dossier_id)
+        return [dossier] if dossier.withdraw() else []
+
     def authorise_payment(
         self, account_id: UUID, dossier_id: UUID, card_number: str, expiry: str, cvv: str,
         idempotency_key: str | None = None,

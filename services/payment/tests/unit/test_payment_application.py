@@ -303,3 +303,21 @@ async def test_a_ready_event_delivered_twice_or_republished_opens_the_dossier_on
 def test_a_ready_event_whose_amount_does_not_add_up_is_rejected(app: PaymentApplication) -> None:
     with pytest.raises(InvalidAmountDue):
         app.open_dossier(uuid4(), uuid4(), "13.76", "EUR", LINES[:1])
+
+
+def test_a_cancelled_request_can_no_longer_be_paid() -> None:
+    from uuid import uuid4
+
+    from payment_service.application import PaymentApplication
+    from payment_service.domain.model import NotPayable
+
+    payment = PaymentApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    dossier_id, owner = uuid4(), uuid4()
+    lines = [{"code": "Y4", "label": "Taxe fixe", "amount": "11.00"},
+             {"code": "Y5", "label": "Redevance", "amount": "2.76"}]
+    payment.save(*payment.open_dossier(dossier_id, owner, "13.76", "EUR", lines))
+    payment.save(*payment.withdraw_dossier(dossier_id))
+    assert payment.withdraw_dossier(dossier_id) == []
+    assert payment.withdraw_dossier(uuid4()) == []
+    with pytest.raises(NotPayable, match="annulé"):
+        payment.authorise_payment(owner, dossier_id, "4970 1000 0600 0000", "12/30", "123")

@@ -16,6 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 PAYABLE, AUTHORISED, PAID = "payable", "authorised", "paid"
+WITHDRAWN = "withdrawn"
 RECORDED = "recorded"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
@@ -157,6 +158,8 @@ class PayableDossier(Aggregate):
             raise NotYourDossier()
 
     def check_payable(self) -> None:
+        if self.status == WITHDRAWN:
+            raise NotPayable("Ce dossier a été annulé : il ne peut plus être payé.")
         if self.status == AUTHORISED:
             raise AlreadyAuthorised()
         if self.status == PAID:
@@ -179,6 +182,17 @@ class PayableDossier(Aggregate):
     @event("Paid", topic="payment:PayableDossier.Paid")
     def _paid(self, payment_id: UUID) -> None:
         self.status = PAID
+
+    def withdraw(self) -> bool:
+        """The request was cancelled before payment. Idempotent: False when nothing changes."""
+        if self.status in (PAID, WITHDRAWN):
+            return False
+        self._withdrawn()
+        return True
+
+    @event("Withdrawn", topic="payment:PayableDossier.Withdrawn")
+    def _withdrawn(self) -> None:
+        self.status = WITHDRAWN
 
 
 class Payment(Aggregate):

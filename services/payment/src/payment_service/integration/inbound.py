@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ants_events.requests import RequestReadyForPaymentV1
+from ants_events.requests import RequestCancelledV1, RequestReadyForPaymentV1
 from ants_runtime.inbound import InboundEvents
 from payment_service.application import PaymentApplication
 from payment_service.domain.model import PayableDossier
@@ -18,3 +18,4 @@ def subscribe(inbound: InboundEvents, payment: PaymentApplication) -> None:
         )
 
     inbound.on(RequestReadyForPaymentV1, ready_for_payment)
+    inbound.on(RequestCancelledV1, lambda event: payment.withdraw_dossier(event.dossier_id))
