@@ -149,3 +149,14 @@ def test_the_test_fleet_has_valid_siv_numbers() -> None:
     fleet = [p for p in siv.vehicles if p.startswith("ZZ-")]
     assert len(fleet) == 5000
     assert all(normalise_plate(p) == p for p in fleet)
+
+
+def test_stored_events_carry_explicit_topics_that_survive_a_module_rename(app: RequestsApplication) -> None:
+    from eventsourcing.utils import get_topic
+
+    dossier = start(app)
+    app.declare(dossier.id, True, True)
+    app.submit(dossier.id)
+    topics = [get_topic(type(e)) for e in app.events.get(dossier.id)]
+    assert topics == ["requests:Dossier.Started", "requests:Dossier.DeclarationsAccepted",
+                      "requests:Dossier.Submitted", "requests:Dossier.ReadyForPayment"]

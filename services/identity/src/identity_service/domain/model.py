@@ -43,7 +43,17 @@ def check_account(email: str, password: str, given_name: str, family_name: str) 
 
 
 class Account(Aggregate):
-    @event("Registered")
+    """A person who can log in. Event topics are explicit: renaming this module cannot break replay."""
+
+    TOPIC = "identity:Account"
+
+    class Event(Aggregate.Event):
+        TOPIC = "identity:Account.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "identity:Account.Created"
+
+    @event("Registered", topic="identity:Account.Registered")
     def __init__(
         self, email: str, password_hash: str, given_name: str, family_name: str, roles: list[str]
     ) -> None:
@@ -57,10 +67,18 @@ class Account(Aggregate):
 class EmailIndex(Aggregate):
     """One per e-mail address; its id derives from the address, so a second one conflicts."""
 
+    TOPIC = "identity:EmailIndex"
+
+    class Event(Aggregate.Event):
+        TOPIC = "identity:EmailIndex.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "identity:EmailIndex.Created"
+
     @staticmethod
     def create_id(email: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"ants:identity:email:{email}")
 
-    @event("Indexed")
+    @event("Indexed", topic="identity:EmailIndex.Indexed")
     def __init__(self, email: str, account_id: UUID) -> None:
         self.account_id = account_id

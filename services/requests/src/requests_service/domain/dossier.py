@@ -38,7 +38,17 @@ NEXT_ACTIONS = {
 
 
 class Dossier(Aggregate):
-    @event("Started")
+    """One duplicate request. Event topics are explicit: renaming this module cannot break replay."""
+
+    TOPIC = "requests:Dossier"
+
+    class Event(Aggregate.Event):
+        TOPIC = "requests:Dossier.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "requests:Dossier.Created"
+
+    @event("Started", topic="requests:Dossier.Started")
     def __init__(
         self,
         id: UUID,
@@ -88,7 +98,7 @@ class Dossier(Aggregate):
             )
         self._declarations_accepted(sworn_statement=sworn_statement, legal_terms=legal_terms)
 
-    @event("DeclarationsAccepted")
+    @event("DeclarationsAccepted", topic="requests:Dossier.DeclarationsAccepted")
     def _declarations_accepted(self, sworn_statement: bool, legal_terms: bool) -> None:
         self.declarations = {"sworn_statement": sworn_statement, "legal_terms": legal_terms}
 
@@ -112,21 +122,21 @@ class Dossier(Aggregate):
     def needs_theft_declaration(self) -> bool:
         return self.reason == "vol" and not self.theft_recorded_in_siv
 
-    @event("Submitted")
+    @event("Submitted", topic="requests:Dossier.Submitted")
     def _submitted(
         self, next_step: str, at: str, account_id: UUID, sworn_statement: bool, legal_terms: bool
     ) -> None:
         self.submitted_at = at
         self.status = "draft" if next_step == "payment" else "awaiting_declaration"
 
-    @event("TheftDeclarationRequested")
+    @event("TheftDeclarationRequested", topic="requests:Dossier.TheftDeclarationRequested")
     def _theft_declaration_requested(self, account_id: UUID, plate: str) -> None:
         self.status = "awaiting_declaration"
 
     def make_payable(self, amount_due: dict[str, Any]) -> None:
         self._ready_for_payment(amount_due=amount_due, account_id=self.account_id)
 
-    @event("ReadyForPayment")
+    @event("ReadyForPayment", topic="requests:Dossier.ReadyForPayment")
     def _ready_for_payment(self, amount_due: dict[str, Any], account_id: UUID) -> None:
         self.amount_due = amount_due
         self.status = "ready_for_payment"
@@ -136,7 +146,7 @@ class Dossier(Aggregate):
             raise WrongState("Cette demande ne peut plus être annulée.")
         self._cancelled(reason=reason)
 
-    @event("Cancelled")
+    @event("Cancelled", topic="requests:Dossier.Cancelled")
     def _cancelled(self, reason: str) -> None:
         self.cancellation = reason
         self.status = "cancelled"
@@ -149,7 +159,7 @@ class Dossier(Aggregate):
         self._declaration_received(document_id=document_id, sha256=sha256, media_type=media_type)
         return True
 
-    @event("DeclarationReceived")
+    @event("DeclarationReceived", topic="requests:Dossier.DeclarationReceived")
     def _declaration_received(self, document_id: str, sha256: str, media_type: str) -> None:
         self.declaration_documents.append(document_id)
         self.status = "under_review"
@@ -162,7 +172,7 @@ class Dossier(Aggregate):
         )
         return True
 
-    @event("DeclarationRejected")
+    @event("DeclarationRejected", topic="requests:Dossier.DeclarationRejected")
     def _declaration_rejected(
         self, review_id: str, document_id: str, reason: str, note: str, at: str
     ) -> None:
@@ -178,7 +188,7 @@ class Dossier(Aggregate):
         self._declaration_accepted(review_id=review_id, document_id=document_id, note=note, at=now())
         return True
 
-    @event("DeclarationAccepted")
+    @event("DeclarationAccepted", topic="requests:Dossier.DeclarationAccepted")
     def _declaration_accepted(self, review_id: str, document_id: str, note: str, at: str) -> None:
         self.review_decisions.append(
             {"review_id": review_id, "document_id": document_id, "decision": "accepted",
@@ -200,7 +210,7 @@ class Dossier(Aggregate):
         )
         return True
 
-    @event("MessagePosted")
+    @event("MessagePosted", topic="requests:Dossier.MessagePosted")
     def _message_posted(
         self, message_id: str, author_id: str, author_role: str, text: str,
         document_id: str | None, at: str,
@@ -216,7 +226,7 @@ class Dossier(Aggregate):
         self._paid(payment_id=payment_id, amount=amount, currency=currency, at=now())
         return True
 
-    @event("Paid")
+    @event("Paid", topic="requests:Dossier.Paid")
     def _paid(self, payment_id: str, amount: str, currency: str, at: str) -> None:
         self.payment = {"payment_id": payment_id, "amount": amount, "currency": currency,
                         "at": at}
@@ -231,7 +241,7 @@ class Dossier(Aggregate):
         )
         return True
 
-    @event("Completed")
+    @event("Completed", topic="requests:Dossier.Completed")
     def _completed(
         self, certificate_number: str, valid_until: str, documents: list[dict[str, str]], at: str
     ) -> None:
@@ -260,18 +270,23 @@ class Dossier(Aggregate):
 class VehicleLock(Aggregate):
     """One per vehicle: at most one open duplicate request. Concurrent claims conflict."""
 
+    TOPIC = "requests:VehicleLock"
+
+    class Event(Aggregate.Event):
+        TOPIC = "requests:VehicleLock.Event"
+
     @staticmethod
     def create_id(plate: str) -> UUID:
         from uuid import NAMESPACE_URL, uuid5
 
         return uuid5(NAMESPACE_URL, f"ants:requests:vehicle:{plate}")
 
-    @event("Created")
+    @event("Created", topic="requests:VehicleLock.Created")
     def __init__(self, plate: str) -> None:
         self.plate = plate
         self.open_dossier_id: UUID | None = None
 
-    @event("Claimed")
+    @event("Claimed", topic="requests:VehicleLock.Claimed")
     def claim(self, dossier_id: UUID) -> None:
         self.open_dossier_id = dossier_id
 
@@ -279,7 +294,7 @@ class VehicleLock(Aggregate):
         if self.open_dossier_id == dossier_id:
             self._released(dossier_id=dossier_id)
 
-    @event("Released")
+    @event("Released", topic="requests:VehicleLock.Released")
     def _released(self, dossier_id: UUID) -> None:
         self.open_dossier_id = None
 
@@ -287,17 +302,22 @@ class VehicleLock(Aggregate):
 class Basket(Aggregate):
     """One per account: the dossiers the account started, newest last."""
 
+    TOPIC = "requests:Basket"
+
+    class Event(Aggregate.Event):
+        TOPIC = "requests:Basket.Event"
+
     @staticmethod
     def create_id(account_id: UUID) -> UUID:
         from uuid import NAMESPACE_URL, uuid5
 
         return uuid5(NAMESPACE_URL, f"ants:requests:basket:{account_id}")
 
-    @event("Created")
+    @event("Created", topic="requests:Basket.Created")
     def __init__(self, account_id: UUID) -> None:
         self.account_id = account_id
         self.dossier_ids: list[UUID] = []
 
-    @event("DossierAdded")
+    @event("DossierAdded", topic="requests:Basket.DossierAdded")
     def add(self, dossier_id: UUID) -> None:
         self.dossier_ids.append(dossier_id)
