@@ -20,7 +20,15 @@ class DossierFile(Aggregate):
     different topics), so the request's facts are recorded separately and may come later.
     """
 
-    @event("Opened")
+    TOPIC = "cert:DossierFile"
+
+    class Event(Aggregate.Event):
+        TOPIC = "cert:DossierFile.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "cert:DossierFile.Created"
+
+    @event("Opened", topic="cert:DossierFile.Opened")
     def __init__(self, id: UUID) -> None:
         self.request: dict[str, Any] | None = None
         self.review_ids: list[UUID] = []
@@ -41,7 +49,7 @@ class DossierFile(Aggregate):
         )
         return True
 
-    @event("RequestRecorded")
+    @event("RequestRecorded", topic="cert:DossierFile.RequestRecorded")
     def _request_recorded(
         self, dossier_number: str, account_id: UUID, reason: str, person: str,
         special_case: bool, vehicle: dict[str, Any], holder: dict[str, Any],
@@ -57,7 +65,7 @@ class DossierFile(Aggregate):
         self._review_added(review_id=review_id)
         return True
 
-    @event("ReviewAdded")
+    @event("ReviewAdded", topic="cert:DossierFile.ReviewAdded")
     def _review_added(self, review_id: UUID) -> None:
         self.review_ids.append(review_id)
 
@@ -71,7 +79,7 @@ class DossierFile(Aggregate):
         )
         return True
 
-    @event("CitizenMessageRecorded")
+    @event("CitizenMessageRecorded", topic="cert:DossierFile.CitizenMessageRecorded")
     def _citizen_message_recorded(
         self, message_id: UUID, author_id: UUID, text: str, document_id: UUID | None, at: str
     ) -> None:
@@ -87,7 +95,7 @@ class DossierFile(Aggregate):
         self._cancelled(reason=reason)
         return True
 
-    @event("Cancelled")
+    @event("Cancelled", topic="cert:DossierFile.Cancelled")
     def _cancelled(self, reason: str) -> None:
         self.cancellation = reason
 
@@ -104,7 +112,7 @@ class DossierFile(Aggregate):
             )
         return next(m for m in self.messages if m["message_id"] == str(message_id))
 
-    @event("AgentMessagePosted")
+    @event("AgentMessagePosted", topic="cert:DossierFile.AgentMessagePosted")
     def _agent_message_posted(
         self, message_id: UUID, agent_id: UUID, agent_name: str, text: str, at: str
     ) -> None:

@@ -63,7 +63,15 @@ class Review(Aggregate):
     same upload cannot open a second review.
     """
 
-    @event("Opened")
+    TOPIC = "cert:Review"
+
+    class Event(Aggregate.Event):
+        TOPIC = "cert:Review.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "cert:Review.Created"
+
+    @event("Opened", topic="cert:Review.Opened")
     def __init__(
         self,
         id: UUID,
@@ -96,7 +104,7 @@ class Review(Aggregate):
         if self.claimed_by is None:
             self._claimed(agent_id=agent_id, agent_name=agent_name)
 
-    @event("Claimed")
+    @event("Claimed", topic="cert:Review.Claimed")
     def _claimed(self, agent_id: UUID, agent_name: str) -> None:
         self.claimed_by = agent_id
         self.claimed_by_name = agent_name
@@ -112,7 +120,7 @@ class Review(Aggregate):
             reason=reason, note=note, at=now(),
         )
 
-    @event("Rejected")
+    @event("Rejected", topic="cert:Review.Rejected")
     def _rejected(
         self, dossier_id: UUID, document_id: UUID, agent_id: UUID, reason: str, note: str, at: str
     ) -> None:
@@ -133,7 +141,7 @@ class Review(Aggregate):
             note=note, at=now(),
         )
 
-    @event("Accepted")
+    @event("Accepted", topic="cert:Review.Accepted")
     def _accepted(
         self, dossier_id: UUID, document_id: UUID, agent_id: UUID, note: str, at: str
     ) -> None:
@@ -152,7 +160,7 @@ class Review(Aggregate):
         self._closed(dossier_id=self.dossier_id, reason=reason, at=now())
         return True
 
-    @event("Closed")
+    @event("Closed", topic="cert:Review.Closed")
     def _closed(self, dossier_id: UUID, reason: str, at: str) -> None:
         self.status = "closed"
         self.closed_reason = reason
