@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import Browser, BrowserContext, BrowserType, Playwright, sync_playwright
 
 from ants_stack.stack import Stack
 from tests.e2e.browser.support import Screens
@@ -37,6 +37,32 @@ def browser_type_launch_args() -> dict[str, Any]:
     return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+# pytest-playwright keeps one Playwright for the whole session, and while it runs, its event
+# loop counts as running in the main thread: `asyncio.run` (the e2e suites' Kafka reads) and
+# every asyncio test that comes later in the session would fail. These three overrides give
+# each browser test module its own Playwright, stopped at the module's end.
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright: Playwright) -> BrowserType:
+    return playwright.chromium
+
+
+@pytest.fixture(scope="module")
+def browser(
+    browser_type: BrowserType, browser_type_launch_args: dict[str, Any]
+) -> Iterator[Browser]:
+    launched = browser_type.launch(**browser_type_launch_args)
+    yield launched
+    launched.close()
+
+
 @pytest.fixture(scope="session")
 def browser_context_args() -> dict[str, Any]:
     return {
@@ -53,7 +79,7 @@ ON_SQLITE_STACK = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 @pytest.fixture()
 def portal(stack: Stack) -> str:
     if "portal" not in stack.processes:
-        pytest.fail("the stack runs without the portal: set config.with_portal in tests/e2e/conftest.py")
+        pytest.fail("the stack runs without the portal (config.with_portal, tests/e2e/conftest.py)")
     return stack.config.url("portal")
 
 

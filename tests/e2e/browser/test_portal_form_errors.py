@@ -1,4 +1,4 @@
-"""Refusals as people meet them: next to the field, with what they typed kept; and access refused."""
+"""Refusals as people meet them: next to the field, what they typed kept; access refused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from ants_stack.stack import Stack
 from tests.e2e.browser.conftest import ON_SQLITE_STACK
@@ -66,6 +66,46 @@ def test_an_old_fni_number_is_refused_next_to_the_plate_and_the_other_answers_ar
     expect(plate).to_be_focused()
 
 
+def test_the_pages_can_be_used_with_the_keyboard_alone(
+    portal: str, owner: User, citizen_page: Page, screens: Screens
+) -> None:
+    page = citizen_page
+    page.goto(f"{portal}/connexion")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Aller au contenu")
+    expect(skip).to_be_focused()
+    screens.shot(page, "lien-d-evitement")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Adresse électronique")).to_be_focused()
+    page.keyboard.type(owner.email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Mon Espace")).to_be_visible()
+
+    # The main button is reached from the keyboard, with a visible focus.
+    cta = tab_to(page, page.get_by_role(
+        "link", name="Je refais ma carte grise (certificat d'immatriculation)"))
+    outline = cta.evaluate(
+        "link => getComputedStyle(link).outlineStyle + ' ' + getComputedStyle(link).outlineWidth"
+    )
+    assert outline == "solid 3px"
+    screens.shot(page, "focus-visible")
+    page.keyboard.press("Enter")
+    tab_to(page, page.get_by_label("Perte", exact=True))
+    page.keyboard.press("Space")
+    expect(page.get_by_label("Perte", exact=True)).to_be_checked()
+
+
+def tab_to(page: Page, target: Locator, most: int = 15) -> Locator:
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return target
+    raise AssertionError(f"{target} not reached with {most} presses of Tab")
+
+
 def test_an_expired_card_is_refused_and_the_card_number_is_kept(
     portal: str, api: Api, owner: User, citizen_page: Page, screens: Screens
 ) -> None:
@@ -92,7 +132,8 @@ def test_an_expired_card_is_refused_and_the_card_number_is_kept(
     # Corrected, the payment goes through.
     fill_card(page, CARD)
     page.get_by_role("button", name="Valider").click()
-    expect(page.get_by_role("button", name="Cliquer ici pour enregistrer votre paiement")).to_be_visible()
+    record = page.get_by_role("button", name="Cliquer ici pour enregistrer votre paiement")
+    expect(record).to_be_visible()
 
 
 def test_the_same_payment_form_sent_twice_authorises_one_payment(
@@ -118,7 +159,8 @@ def test_the_same_payment_form_sent_twice_authorises_one_payment(
         first, second = pool.map(lambda _: send(), range(2))
     assert first.status_code == second.status_code == 302
     assert first.headers["location"] == second.headers["location"]
-    assert re.fullmatch(rf"/dossiers/{dossier_id}/paiement/[0-9a-f-]{{36}}", first.headers["location"])
+    record_page = rf"/dossiers/{dossier_id}/paiement/[0-9a-f-]{{36}}"
+    assert re.fullmatch(record_page, first.headers["location"])
     payment = api.call("GET", "payment", f"/dossiers/{dossier_id}", owner).json()
     assert first.headers["location"].endswith(payment["payment_id"])
 

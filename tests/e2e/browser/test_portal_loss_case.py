@@ -44,7 +44,8 @@ def test_a_citizen_who_lost_the_card_gets_the_provisional_certificate_on_a_phone
     page.get_by_role("main").get_by_role("link", name="Créer un compte").click()
     page.get_by_label("Prénom").fill("Flotte")
     page.get_by_label("Nom", exact=True).fill("ESSAI")
-    page.get_by_label("Adresse électronique").fill(f"flotte.essai.{uuid.uuid4().hex[:8]}@example.fr")
+    email = f"flotte.essai.{uuid.uuid4().hex[:8]}@example.fr"
+    page.get_by_label("Adresse électronique").fill(email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     screens.shot(page, "creation-du-compte")
     page.get_by_role("button", name="Créer mon compte").click()
@@ -98,7 +99,8 @@ def test_a_citizen_who_lost_the_card_gets_the_provisional_certificate_on_a_phone
     screens.shot(page, "enregistrer-le-paiement")
     record.click()
 
-    expect(page.get_by_role("heading", name="La démarche est terminée")).to_be_visible(timeout=30_000)
+    done = page.get_by_role("heading", name="La démarche est terminée")
+    expect(done).to_be_visible(timeout=30_000)
     screens.shot(page, "la-demarche-est-terminee")
 
     name, cpi = download(page, "Télécharger le certificat provisoire d'immatriculation")
@@ -113,3 +115,10 @@ def test_a_citizen_who_lost_the_card_gets_the_provisional_certificate_on_a_phone
     menu(page).get_by_role("link", name="Accès au panier").click()
     expect(page.get_by_text("Votre panier est vide")).to_be_visible()
     screens.shot(page, "panier-vide")
+
+    menu(page).get_by_role("button", name="Se déconnecter").click()
+    expect(page.get_by_text("Vous êtes déconnecté")).to_be_visible()
+    expect(menu(page)).not_to_contain_text("Flotte ESSAI")
+    page.goto(f"{portal}/mon-espace")
+    expect(page.get_by_role("heading", name="Se connecter à Mon Espace")).to_be_visible()
+    screens.shot(page, "deconnecte")

@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.e2e, ON_SQLITE_STACK]
 PLATE = "EF-456-GH"  # seeded: held by Julien PAUL, the theft of its certificate not in the SIV
 NOTE = "La photo est floue : on ne lit ni le nom ni la date. Envoyez un scan net du récépissé."
 REPLY = "Voici le récépissé du commissariat, scanné en entier."
+WAITING = re.compile("en attente de contrôle par le CERT")
 
 
 def open_review(agent: Page, portal: str) -> None:
@@ -64,7 +65,7 @@ def test_julien_sends_his_theft_declaration_twice_then_pays_and_downloads(
     screens.shot(julien, "julien-declaration-de-vol-demandee")
     field.set_input_files(blurry_photo(tmp_path / "photo-floue.png"))
     julien.get_by_role("button", name="Valider").click()
-    expect(julien.get_by_role("heading", name=re.compile("en attente de contrôle par le CERT"))).to_be_visible()
+    expect(julien.get_by_role("heading", name=WAITING)).to_be_visible()
     screens.shot(julien, "julien-en-attente-du-cert")
 
     # The CERT agent finds it in the queue, sees the picture, rejects it as illegible.
@@ -81,7 +82,8 @@ def test_julien_sends_his_theft_declaration_twice_then_pays_and_downloads(
     screens.shot(agent, "cert-piece-refusee")
 
     # Julien's waiting page shows the CERT's note by itself; he replies with a new file.
-    expect(julien.get_by_role("heading", name="Le CERT vous a répondu")).to_be_visible(timeout=30_000)
+    answered = julien.get_by_role("heading", name="Le CERT vous a répondu")
+    expect(answered).to_be_visible(timeout=30_000)
     note = julien.get_by_role("region", name="Note du CERT")
     expect(note).to_contain_text("document illisible")
     expect(note).to_contain_text(NOTE)
@@ -92,7 +94,7 @@ def test_julien_sends_his_theft_declaration_twice_then_pays_and_downloads(
     )
     screens.shot(julien, "julien-reponse-au-cert")
     julien.get_by_role("button", name="Envoyer").click()
-    expect(julien.get_by_role("heading", name=re.compile("en attente de contrôle par le CERT"))).to_be_visible()
+    expect(julien.get_by_role("heading", name=WAITING)).to_be_visible()
     thread = julien.get_by_role("list").filter(has_text=REPLY)
     expect(thread).to_contain_text(NOTE)  # the CERT's note, then his reply
     screens.shot(julien, "julien-nouvelle-piece-envoyee")
@@ -102,6 +104,7 @@ def test_julien_sends_his_theft_declaration_twice_then_pays_and_downloads(
     expect(agent.locator("object[type='application/pdf']")).to_be_attached()
     expect(agent.get_by_role("list").filter(has_text=REPLY)).to_be_visible()
     expect(agent.get_by_text("Décisions précédentes")).to_be_visible()
+    agent.wait_for_timeout(1500)  # the PDF viewer draws the page
     screens.shot(agent, "cert-nouvelle-piece")
     agent.get_by_role("button", name="Accepter la pièce").click()
     expect(agent.get_by_text("Pièce acceptée")).to_be_visible()
@@ -113,13 +116,15 @@ def test_julien_sends_his_theft_declaration_twice_then_pays_and_downloads(
     screens.shot(julien, "julien-panier")
     julien.get_by_role("link", name="Reprendre la demande en cours").click()
     expect(julien.get_by_role("heading", name="Le récapitulatif")).to_be_visible()
-    expect(julien.get_by_text("Votre déclaration de vol a été acceptée par le CERT")).to_be_visible()
+    accepted = julien.get_by_text("Votre déclaration de vol a été acceptée par le CERT")
+    expect(accepted).to_be_visible()
     screens.shot(julien, "julien-recapitulatif")
     julien.get_by_role("link", name="Payer en ligne").click()
     fill_card(julien, CARD)
     julien.get_by_role("button", name="Valider").click()
     julien.get_by_role("button", name="Cliquer ici pour enregistrer votre paiement").click()
-    expect(julien.get_by_role("heading", name="La démarche est terminée")).to_be_visible(timeout=30_000)
+    done = julien.get_by_role("heading", name="La démarche est terminée")
+    expect(done).to_be_visible(timeout=30_000)
     screens.shot(julien, "julien-demarche-terminee")
     name, cpi = download(julien, "Télécharger le certificat provisoire d'immatriculation")
     assert name.endswith(".pdf") and cpi.startswith(b"%PDF-")

@@ -1,0 +1,239 @@
+"""Clients of the services' public HTTP APIs: the portal's only way to know or change anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+
+from portal_service.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SERVICE_DOWN = (
+    "Le service est momentanément indisponible. Réessayez dans quelques instants."
+)
+
+
+class ServiceUnavailable(Exception):
+    """A service did not answer (down, restarting, or too slow)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(SERVICE_DOWN)
+        self.service = service
+
+
+class SessionExpired(Exception):
+    """A service refused the bearer token (401): the person must log in again."""
+
+
+@dataclass
+class ApiError(Exception):
+    """A refusal from a service, with its French message and the fields it concerns."""
+
+    status: int
+    message: str
+    errors: list[tuple[str | None, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.message
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        message = str(body.get("message") or body.get("detail") or SERVICE_DOWN)
+        errors = [
+            (str(item.get("field") or "") or None, str(item.get("message") or message))
+            for item in body.get("errors") or []
+            if isinstance(item, dict)
+        ]
+        return cls(response.status_code, message, errors or [(None, message)])
+
+
+@dataclass(frozen=True)
+class Download:
+    content: bytes
+    media_type: str
+    disposition: str | None
+
+
+class Services:
+    """One HTTP client for the five services; every call carries the person's bearer token."""
+
+    def __init__(
+        self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.http = httpx.AsyncClient(
+            timeout=settings.portal_service_timeout_seconds, transport=transport
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def call(
+        self, service: str, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = f"{self.settings.service_url(service)}{path}"
+        try:
+            response = await self.http.request(method, url, headers=headers, **kwargs)
+        except httpx.TransportError as error:
+            log.warning(
+                "service.unreachable", service=service, path=path, error=type(error).__name__
+            )
+            raise ServiceUnavailable(service) from None
+        if response.status_code == 401 and token:
+            raise SessionExpired
+        if response.status_code in (502, 503, 504):
+            raise ServiceUnavailable(service)
+        return response
+
+    async def json(
+        self, service: str, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> Any:
+        response = await self.call(service, method, path, token, **kwargs)
+        if response.is_error:
+            raise ApiError.from_response(response)
+        return response.json()
+
+    # --- identity ------------------------------------------------------------------------
+
+    async def register(self, email: str, password: str, given_name: str, family_name: str) -> Any:
+        return await self.json("identity", "POST", "/accounts", json={
+            "email": email, "password": password,
+            "given_name": given_name, "family_name": family_name,
+        })
+
+    async def login(self, email: str, password: str) -> str:
+        session = await self.json(
+            "identity", "POST", "/sessions", json={"email": email, "password": password}
+        )
+        return str(session["access_token"])
+
+    async def me(self, token: str) -> dict[str, Any]:
+        return await self.json("identity", "GET", "/me", token)
+
+    # --- requests ------------------------------------------------------------------------
+
+    async def start_dossier(self, token: str, form: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("requests", "POST", "/dossiers", token, json=form)
+
+    async def dossier(self, token: str, dossier_id: str) -> dict[str, Any]:
+        return await self.json("requests", "GET", f"/dossiers/{dossier_id}", token)
+
+    async def basket(self, token: str, everything: bool = False) -> list[dict[str, Any]]:
+        query = "?all=true" if everything else ""
+        return await self.json("requests", "GET", f"/dossiers{query}", token)
+
+    async def declare(self, token: str, dossier_id: str, sworn: bool, legal: bool) -> Any:
+        return await self.json(
+            "requests", "POST", f"/dossiers/{dossier_id}/declarations", token,
+            json={"sworn_statement": sworn, "legal_terms": legal},
+        )
+
+    async def submit(self, token: str, dossier_id: str) -> dict[str, Any]:
+        return await self.json("requests", "POST", f"/dossiers/{dossier_id}/submit", token)
+
+    async def cancel(self, token: str, dossier_id: str) -> dict[str, Any]:
+        return await self.json("requests", "POST", f"/dossiers/{dossier_id}/cancel", token)
+
+    async def messages(self, token: str, dossier_id: str) -> list[dict[str, Any]]:
+        return await self.json("requests", "GET", f"/dossiers/{dossier_id}/messages", token)
+
+    async def post_message(
+        self, token: str, dossier_id: str, text: str, document_id: str | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": text}
+        if document_id:
+            body["document_id"] = document_id
+        return await self.json(
+            "requests", "POST", f"/dossiers/{dossier_id}/messages", token, json=body
+        )
+
+    # --- payment -------------------------------------------------------------------------
+
+    async def authorise(
+        self, token: str, dossier_id: str, card: dict[str, str], idempotency_key: str
+    ) -> httpx.Response:
+        """The raw answer: the caller tells "not arrived yet" (409) from a refusal."""
+        return await self.call(
+            "payment", "POST", "/payments", token,
+            json={"dossier_id": dossier_id, **card},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+
+    async def record(self, token: str, payment_id: str) -> dict[str, Any]:
+        return await self.json("payment", "POST", f"/payments/{payment_id}/record", token)
+
+    async def payment(self, token: str, payment_id: str) -> dict[str, Any]:
+        return await self.json("payment", "GET", f"/payments/{payment_id}", token)
+
+    async def payment_status(self, token: str, dossier_id: str) -> dict[str, Any] | None:
+        """The payment service's view of the dossier; None while it has not heard of it."""
+        response = await self.call("payment", "GET", f"/dossiers/{dossier_id}", token)
+        if response.status_code == 404:
+            return None
+        if response.is_error:
+            raise ApiError.from_response(response)
+        return response.json()
+
+    # --- documents -----------------------------------------------------------------------
+
+    async def documents(self, token: str, dossier_id: str) -> list[dict[str, Any]]:
+        return await self.json("documents", "GET", f"/dossiers/{dossier_id}/documents", token)
+
+    async def download(self, token: str, document_id: str) -> Download:
+        response = await self.call("documents", "GET", f"/documents/{document_id}", token)
+        if response.is_error:
+            raise ApiError.from_response(response)
+        return Download(
+            response.content,
+            response.headers.get("content-type", "application/octet-stream"),
+            response.headers.get("content-disposition"),
+        )
+
+    async def upload_declaration(
+        self, token: str, dossier_id: str, filename: str, content: bytes, media_type: str
+    ) -> httpx.Response:
+        """The raw answer: the caller waits while the documents service catches up."""
+        return await self.call(
+            "documents", "POST", f"/dossiers/{dossier_id}/attachments", token,
+            files={"file": (filename or "declaration", content, media_type)},
+        )
+
+    # --- cert ----------------------------------------------------------------------------
+
+    async def reviews(self, token: str, status: str) -> list[dict[str, Any]]:
+        return await self.json("cert", "GET", "/reviews", token, params={"status": status})
+
+    async def review(self, token: str, review_id: str) -> dict[str, Any]:
+        return await self.json("cert", "GET", f"/reviews/{review_id}", token)
+
+    async def claim(self, token: str, review_id: str) -> dict[str, Any]:
+        return await self.json("cert", "POST", f"/reviews/{review_id}/claim", token)
+
+    async def reject(self, token: str, review_id: str, reason: str, note: str) -> dict[str, Any]:
+        return await self.json(
+            "cert", "POST", f"/reviews/{review_id}/reject", token,
+            json={"reason": reason, "note": note},
+        )
+
+    async def accept(self, token: str, review_id: str, note: str) -> dict[str, Any]:
+        return await self.json(
+            "cert", "POST", f"/reviews/{review_id}/accept", token, json={"note": note}
+        )
+
+    async def agent_message(self, token: str, review_id: str, text: str) -> dict[str, Any]:
+        return await self.json(
+            "cert", "POST", f"/reviews/{review_id}/messages", token, json={"text": text}
+        )

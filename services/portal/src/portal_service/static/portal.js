@@ -1,0 +1,63 @@
+/* Mon Espace: the little the pages need from the browser. Every page works without it. */
+(function () {
+  "use strict";
+
+  // A form is sent once: its buttons are disabled as soon as it leaves.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.getAttribute("data-sent") === "true") {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-sent", "true");
+    var buttons = form.querySelectorAll("button");
+    // After this tick, so that the clicked button's name and value still go with the form.
+    window.setTimeout(function () {
+      buttons.forEach(function (button) {
+        button.disabled = true;
+        button.setAttribute("aria-disabled", "true");
+        button.classList.add("is-busy");
+      });
+      var status = form.querySelector("[data-sending]");
+      if (status) { status.textContent = status.getAttribute("data-sending"); }
+    }, 0);
+  });
+
+  // Back to a page kept in the browser's memory: its forms can be used again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("form[data-sent]").forEach(function (form) {
+      form.removeAttribute("data-sent");
+      form.querySelectorAll("button").forEach(function (button) {
+        button.disabled = false;
+        button.removeAttribute("aria-disabled");
+        button.classList.remove("is-busy");
+      });
+    });
+  });
+
+  // After a refused form, the list of problems takes the focus (screen readers read it).
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) { summary.focus(); }
+
+  // Waiting pages: look for a change every few seconds, and show it when it comes.
+  var watched = document.querySelector("[data-poll]");
+  if (watched && window.fetch) {
+    var url = watched.getAttribute("data-poll");
+    var version = watched.getAttribute("data-version");
+    var tries = 0;
+    var timer = window.setInterval(function () {
+      tries += 1;
+      if (tries > 200) { window.clearInterval(timer); return; }
+      window.fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (state) {
+          if (state && String(state.version) !== version) {
+            window.clearInterval(timer);
+            window.location.reload();
+          }
+        })
+        .catch(function () { /* try again at the next tick */ });
+    }, 3000);
+  }
+})();
