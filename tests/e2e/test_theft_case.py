@@ -68,6 +68,7 @@ def test_julien_gets_his_duplicate_after_the_cert_rejected_then_accepted_his_dec
     on_hold = api.wait_status(julien, dossier_id, "awaiting_declaration")
     assert on_hold["latest_cert_note"]["note"] == note
     assert on_hold["latest_cert_note"]["reason"] == "illisible"
+    assert on_hold["latest_cert_decision"]["reason_label"] == "Document illisible"
     basket = api.call("GET", "requests", "/dossiers", julien).json()
     mine = next(d for d in basket if d["dossier_id"] == dossier_id)
     assert mine["next_action"]["code"] == "send_declaration" and mine["latest_cert_note"]["note"] == note
@@ -89,6 +90,7 @@ def test_julien_gets_his_duplicate_after_the_cert_rejected_then_accepted_his_dec
     # Julien resumes from the basket, pays, records and downloads the CPI.
     ready = api.wait_status(julien, dossier_id, "ready_for_payment")
     assert ready["next_action"]["code"] == "pay"
+    assert ready["latest_cert_decision"]["decision"] == "accepted"
     payment = api.pay(julien, dossier_id)
     assert payment.status_code == 201, payment.text
     assert api.record(julien, payment.json()["payment_id"]).status_code == 200

@@ -28,6 +28,12 @@ STATUS_LABELS = {
     "cancelled": "Annulée",
 }
 OPEN_STATUSES = {"draft", "awaiting_declaration", "under_review", "ready_for_payment", "paid"}
+REJECTION_REASONS = {
+    "illisible": "Document illisible",
+    "incomplet": "Document incomplet",
+    "non_conforme": "Document non conforme",
+    "autre": "Autre motif",
+}
 NEXT_ACTIONS = {
     "awaiting_declaration": ("send_declaration", "Envoyer la déclaration de vol"),
     "under_review": ("wait_cert", "Patienter : le CERT contrôle votre déclaration"),
@@ -254,6 +260,10 @@ class Dossier(Aggregate):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def latest_cert_decision(self) -> dict[str, Any] | None:
+        return self.review_decisions[-1] if self.review_decisions else None
 
     @property
     def latest_cert_note(self) -> dict[str, Any] | None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from requests_service.application import RequestsApplication
-from requests_service.domain.dossier import NEXT_ACTIONS, PERSONS, REASONS, STATUS_LABELS, Dossier
+from requests_service.domain.dossier import (
+    NEXT_ACTIONS,
+    PERSONS,
+    REASONS,
+    REJECTION_REASONS,
+    STATUS_LABELS,
+    Dossier,
+)
 
 
 def dossier_view(dossier: Dossier, app: RequestsApplication) -> dict[str, Any]:
@@ -28,13 +35,20 @@ def dossier_view(dossier: Dossier, app: RequestsApplication) -> dict[str, Any]:
         "payment": dossier.payment,
         "certificate": dossier.certificate,
         "next_action": {"code": action[0], "label": action[1]} if action else None,
-        "latest_cert_note": dossier.latest_cert_note,
+        "latest_cert_note": with_reason_label(dossier.latest_cert_note),
+        "latest_cert_decision": with_reason_label(dossier.latest_cert_decision),
         "declaration_documents": dossier.declaration_documents,
         "started_at": dossier.started_at,
         "submitted_at": dossier.submitted_at,
         "updated_at": dossier.modified_on.isoformat(),
         "version": dossier.version,
     }
+
+
+def with_reason_label(decision: dict[str, Any] | None) -> dict[str, Any] | None:
+    if decision is None:
+        return None
+    return {**decision, "reason_label": REJECTION_REASONS.get(decision["reason"] or "")}
 
 
 def next_action(dossier: Dossier) -> tuple[str, str] | None:
