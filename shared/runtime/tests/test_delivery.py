@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from eventsourcing.domain import Aggregate, event
 from faststream.kafka import KafkaBroker
 
 from ants_events import IntegrationEvent, topics
 from ants_events.requests import RequestCancelledV1
 from ants_runtime.inbound import InboundEvents
+from ants_stack.testing import read_topic
 from ants_runtime.kafka import ensure_topics
 from ants_runtime.outbox import OutboxRelay
 from ants_runtime.settings import ServiceSettings
@@ -50,22 +51,6 @@ def settings_for(bootstrap: str, tmp: Path, name: str) -> ServiceSettings:
     return ServiceSettings(service_name=name, kafka_bootstrap_servers=bootstrap, data_dir=tmp)
 
 
-async def read_all(bootstrap: str, topic: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        records = []
-        while batch := await consumer.getmany(timeout_ms=700):
-            for items in batch.values():
-                records += items
-        return records
-    finally:
-        await consumer.stop()
-
-
 async def relay_until_idle(relay: OutboxRelay, position: int = 0) -> int:
     for _ in range(20):
         new = await relay.publish_after(position)
@@ -93,7 +78,7 @@ async def test_the_relay_publishes_in_order_once_and_again_after_the_broker_forg
     position = await relay_until_idle(relay)
     await relay.stop()
 
-    records = await read_all(broker.bootstrap, topics.REQUESTS)
+    records = await read_topic(broker.bootstrap, topics.REQUESTS)
     assert [dict(r.headers)["ce_sequence"] for r in records] == [b"2", b"3", b"4"]
     assert [RequestCancelledV1.model_validate_json(r.value).reason for r in records] == ["un", "deux", "trois"]
     assert {r.key for r in records} == {str(counter.id).encode()}
@@ -105,7 +90,7 @@ async def test_the_relay_publishes_in_order_once_and_again_after_the_broker_forg
     await asyncio.sleep(1.5)
     task.cancel()
     await relay.stop()
-    assert len(await read_all(broker.bootstrap, topics.REQUESTS)) == 3
+    assert len(await read_topic(broker.bootstrap, topics.REQUESTS)) == 3
     assert position == 4
 
     # The broker loses everything: the relay notices the empty topic and republishes.
@@ -117,7 +102,7 @@ async def test_the_relay_publishes_in_order_once_and_again_after_the_broker_forg
     await asyncio.sleep(3)
     task.cancel()
     await relay.stop()
-    republished = await read_all(broker.bootstrap, topics.REQUESTS)
+    republished = await read_topic(broker.bootstrap, topics.REQUESTS)
     assert [dict(r.headers)["ce_id"] for r in republished] == [dict(r.headers)["ce_id"] for r in records]
 
 
@@ -128,7 +113,7 @@ async def test_a_consumer_processes_each_event_once_and_dead_letters_garbage(bro
     relay = OutboxRelay(app, to_contract, settings, topics.REQUESTS)
     await relay.start()
     await relay_until_idle(relay)
-    records = await read_all(broker.bootstrap, topics.REQUESTS)
+    records = await read_topic(broker.bootstrap, topics.REQUESTS)
 
     # Deliver the first record twice more, and a record nobody can parse.
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
@@ -152,13 +137,13 @@ async def test_a_consumer_processes_each_event_once_and_dead_letters_garbage(bro
     inbound.dead_letters = relay.producer
     await kafka.start()
     for _ in range(50):
-        if len(seen) >= 3 and await read_all(broker.bootstrap, topics.dead_letter(topics.REQUESTS)):
+        if len(seen) >= 3 and await read_topic(broker.bootstrap, topics.dead_letter(topics.REQUESTS)):
             break
         await asyncio.sleep(0.2)
     await asyncio.sleep(0.5)
     await kafka.stop()
     assert seen == ["un", "deux", "trois"]
-    dead = await read_all(broker.bootstrap, topics.dead_letter(topics.REQUESTS))
+    dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.REQUESTS))
     assert [r.value for r in dead] == [b"not json"]
     assert "dlq_error" in dict(dead[0].headers)
 

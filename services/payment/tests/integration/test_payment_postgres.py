@@ -3,46 +3,32 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
 
+from ants_stack.testing import (
+    POSTGRES_UNREACHABLE,
+    postgres_connect,
+    postgres_database,
+    postgres_reachable,
+)
+
 CARD = "4970 1000 0006 0000"
 
-
-def postgres_reachable() -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", 5432)) == 0
-
-
-pytestmark = pytest.mark.skipif(
-    not postgres_reachable(), reason="PostgreSQL is not reachable on 127.0.0.1:5432"
-)
+pytestmark = pytest.mark.skipif(not postgres_reachable(), reason=POSTGRES_UNREACHABLE)
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
     """A database of its own for this run, dropped afterwards."""
-    import psycopg
-
-    name = f"ants_payment_test_{uuid4().hex[:12]}"
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with postgres_database("ants_payment_test") as name:
         yield name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def stored_bytes(database: str) -> bytes:
-    import psycopg
-
-    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={database}") as db:
+    with postgres_connect(database) as db:
         rows = db.execute("SELECT state FROM payment_events").fetchall()
     return b"".join(bytes(row[0]) for row in rows)
 

@@ -23,6 +23,7 @@ DOMAIN_ERRORS = {
     errors.DossierNotFound: 404,
     errors.RequestAlreadyOpen: 409,
     errors.WrongState: 409,
+    errors.Busy: 503,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -15,6 +17,7 @@ from ants_runtime.store import ServiceApplication
 from requests_service.adapters.siv import SeededSiv, VehicleRecord, VehicleRegistry
 from requests_service.domain.dossier import Basket, Dossier, VehicleLock
 from requests_service.domain.errors import (
+    Busy,
     DossierNotFound,
     InvalidRequest,
     NotHolder,
@@ -22,6 +25,9 @@ from requests_service.domain.errors import (
     VehicleNotFound,
 )
 from requests_service.domain.plates import normalise_plate
+
+
+MAX_ATTEMPTS = 20
 
 
 class RequestsApplication(ServiceApplication):
@@ -55,7 +61,7 @@ class RequestsApplication(ServiceApplication):
                 field="plate",
             )
         check_requester(vehicle, person, given_name, family_name)
-        for _attempt in range(3):
+        for attempt in range(MAX_ATTEMPTS):
             lock = self.vehicle_lock(plate)
             if lock.open_dossier_id is not None:
                 raise RequestAlreadyOpen(
@@ -70,11 +76,11 @@ class RequestsApplication(ServiceApplication):
             try:
                 self.save(dossier, lock, basket)
             except IntegrityError:
-                continue  # a concurrent request claimed the vehicle or used the basket: look again
+                # A concurrent request claimed the vehicle or added to the same basket: look again.
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
             return dossier
-        raise RequestAlreadyOpen(
-            f"Une demande de duplicata est déjà en cours pour le véhicule {plate}.", field="plate"
-        )
+        raise Busy("Le service est très sollicité : réessayez dans un instant.")
 
     def declare(self, dossier_id: UUID, sworn_statement: bool, legal_terms: bool) -> Dossier:
         dossier = self.get_dossier(dossier_id)

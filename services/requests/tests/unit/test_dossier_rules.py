@@ -160,3 +160,16 @@ def test_stored_events_carry_explicit_topics_that_survive_a_module_rename(app: R
     topics = [get_topic(type(e)) for e in app.events.get(dossier.id)]
     assert topics == ["requests:Dossier.Started", "requests:Dossier.DeclarationsAccepted",
                       "requests:Dossier.Submitted", "requests:Dossier.ReadyForPayment"]
+
+
+def test_one_citizen_starting_many_requests_at_once_gets_them_all(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = RequestsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                                   "SQLITE_DBNAME": str(tmp_path / "r.sqlite")})
+    account = uuid4()
+    plates = [f"ZZ-{n:03d}-AA" for n in range(1, 17)]
+    with ThreadPoolExecutor(8) as pool:
+        started = list(pool.map(lambda p: app.start(account, "Flotte", "ESSAI", "perte", "titulaire", False, p), plates))
+    assert len({d.id for d in started}) == 16
+    assert len(app.dossiers_of(account)) == 16

@@ -35,3 +35,7 @@ class DossierNotFound(RequestsError):
 class NotYourDossier(RequestsError):
     def __init__(self) -> None:
         super().__init__("Ce dossier ne vous appartient pas.")
+
+
+class Busy(RequestsError):
+    """Too many concurrent changes to the same records: try again (503)."""
