@@ -32,6 +32,9 @@ class InboundEvents:
     """Routes consumed contracts to application handlers returning aggregates to save."""
 
     attempts = 3
+    # How long the broker may hold a fetch when nothing is new: each hop of a dossier's
+    # journey through the services waits at most this long (the default is 500 ms).
+    fetch_max_wait_ms = 100
 
     def __init__(self, app: ServiceApplication, broker: KafkaBroker, partitions: int = 1) -> None:
         self.app = app
@@ -52,7 +55,8 @@ class InboundEvents:
         parts = [TopicPartition(topic, p) for p in range(self.partitions)]
 
         @self.broker.subscriber(
-            partitions=parts, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
+            partitions=parts, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
         async def consume(message: KafkaMessage) -> None:
             await self.handle(message.raw_message)  # type: ignore[arg-type]
