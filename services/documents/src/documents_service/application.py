@@ -151,6 +151,17 @@ class DocumentsApplication(ServiceApplication):
     def upload_declaration(
         self, dossier_id: UUID, account_id: UUID, content: bytes
     ) -> dict[str, Any]:
+        """Store the file and record it; reruns when a consumed event changed the dossier."""
+        for _attempt in range(8):
+            try:
+                return self._upload_declaration(dossier_id, account_id, content)
+            except ConcurrentUpload:
+                continue
+        raise ConcurrentUpload
+
+    def _upload_declaration(
+        self, dossier_id: UUID, account_id: UUID, content: bytes
+    ) -> dict[str, Any]:
         dossier = self._get(dossier_id)
         dossier.check_accepts_declaration(account_id)
         media_type = uploads.media_type_of(content, self.max_upload_bytes)

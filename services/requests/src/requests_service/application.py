@@ -13,7 +13,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from ants_runtime.fees import FeeSchedule
-from ants_runtime.store import ServiceApplication
+from ants_runtime.store import ServiceApplication, retry_on_conflict
 from requests_service.adapters.siv import SeededSiv, VehicleRecord, VehicleRegistry
 from requests_service.domain.dossier import Basket, Dossier, VehicleLock
 from requests_service.domain.errors import (
@@ -82,12 +82,14 @@ class RequestsApplication(ServiceApplication):
             return dossier
         raise Busy("Le service est très sollicité : réessayez dans un instant.")
 
+    @retry_on_conflict()
     def declare(self, dossier_id: UUID, sworn_statement: bool, legal_terms: bool) -> Dossier:
         dossier = self.get_dossier(dossier_id)
         dossier.accept_declarations(sworn_statement, legal_terms)
         self.save(dossier)
         return dossier
 
+    @retry_on_conflict()
     def submit(self, dossier_id: UUID) -> Dossier:
         dossier = self.get_dossier(dossier_id)
         dossier.submit()
@@ -96,6 +98,7 @@ class RequestsApplication(ServiceApplication):
         self.save(dossier)
         return dossier
 
+    @retry_on_conflict()
     def cancel(self, dossier_id: UUID) -> Dossier:
         dossier = self.get_dossier(dossier_id)
         dossier.cancel("Annulée par le demandeur")
@@ -104,6 +107,7 @@ class RequestsApplication(ServiceApplication):
         self.save(dossier, lock)
         return dossier
 
+    @retry_on_conflict()
     def post_citizen_message(
         self, dossier_id: UUID, author_id: UUID, text: str, document_id: UUID | None = None
     ) -> dict[str, Any]:

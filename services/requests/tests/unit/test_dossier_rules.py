@@ -173,3 +173,16 @@ def test_one_citizen_starting_many_requests_at_once_gets_them_all(tmp_path) -> N
         started = list(pool.map(lambda p: app.start(account, "Flotte", "ESSAI", "perte", "titulaire", False, p), plates))
     assert len({d.id for d in started}) == 16
     assert len(app.dossiers_of(account)) == 16
+
+
+def test_concurrent_changes_to_one_dossier_are_all_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = RequestsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                                   "SQLITE_DBNAME": str(tmp_path / "r.sqlite")})
+    account = uuid4()
+    dossier = app.start(account, "Julien", "PAUL", "vol", "titulaire", False, "EF-456-GH")
+    texts = [f"message {n}" for n in range(12)]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda t: app.post_citizen_message(dossier.id, account, t), texts))
+    assert sorted(m["text"] for m in app.get_dossier(dossier.id).messages) == sorted(texts)

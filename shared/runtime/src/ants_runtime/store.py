@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
@@ -23,6 +26,34 @@ def event_id_of(domain_event: DomainEventProtocol[Any]) -> uuid.UUID:
 def stable_id(*parts: object) -> uuid.UUID:
     """A deterministic aggregate id, e.g. for an index keyed by a plate or an e-mail."""
     return uuid.uuid5(EVENT_ID_NAMESPACE, ":".join(str(p) for p in parts))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def retry_on_conflict(attempts: int = 8) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Rerun a load-change-save command when another writer saved the same aggregate first.
+
+    Optimistic concurrency makes the second save fail with IntegrityError; running the whole
+    command again reloads the aggregates and re-checks the rules on their new state.
+    """
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return command(*args, **kwargs)
+                except IntegrityError:
+                    if attempt == attempts:
+                        raise
+                    time.sleep(random.uniform(0, 0.005 * attempt))
+            raise AssertionError("unreachable")
+
+        return run
+
+    return decorate
 
 
 class ServiceApplication(Application[uuid.UUID]):
