@@ -43,6 +43,7 @@ class InboundEvents:
         self.handlers: dict[type[IntegrationEvent], Handler] = {}
         self.dead_letters: AIOKafkaProducer | None = None
         self.processed = 0
+        self.positions: dict[str, int] = {}  # largest processed sequence per topic partition
 
     def on(self, contract: type[IntegrationEvent], handler: Handler) -> None:
         self.handlers[contract] = handler
@@ -63,6 +64,8 @@ class InboundEvents:
 
     async def handle(self, record: Any) -> None:
         headers = {k: v for k, v in record.headers}
+        if await self.seen_before(record, headers):
+            return  # replayed from the start of the topic: processed in an earlier life
         try:
             event = from_record(headers, record.value)
             handler = self.handlers.get(type(event))
@@ -85,6 +88,7 @@ class InboundEvents:
                     return
                 await asyncio.sleep(0.2 * attempt)
             else:
+                self.positions[tracking.application_name] = tracking.notification_id
                 if done:
                     self.processed += 1
                     log.info(
@@ -92,6 +96,21 @@ class InboundEvents:
                         sequence=tracking.notification_id,
                     )
                 return
+
+    async def seen_before(self, record: Any, headers: dict[str, Any]) -> bool:
+        """Cheap skip of what the store's tracking already covers, without decoding it.
+
+        Tracking is monotonic per topic partition (the relay publishes in sequence order), so
+        the largest tracked sequence, read once, answers for every record replayed below it.
+        """
+        name = f"{record.topic}#{record.partition}"
+        if name not in self.positions:
+            known = await asyncio.to_thread(self.app.process_recorder.max_tracking_id, name)
+            self.positions[name] = known or 0
+        try:
+            return int(header_text(headers, "ce_sequence")) <= self.positions[name]
+        except (InvalidEnvelope, ValueError):
+            return False  # let the full decoding dead-letter it
 
     async def dead_letter(self, record: Any, error: Exception) -> None:
         log.error("event.dead_lettered", topic=record.topic, offset=record.offset, error=repr(error))
