@@ -7,6 +7,7 @@ import re
 import shutil
 import struct
 import time
+import uuid
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -152,3 +153,41 @@ def police_declaration(path: Path, name: str, plate: str) -> Path:
         pdf.cell(0, 9, line, new_x="LMARGIN", new_y="NEXT")
     pdf.output(str(path))
     return path
+
+
+# --- citizens of the seeded test fleet -------------------------------------------------------
+
+
+def create_account(page: Page, portal: str, given_name: str, family_name: str) -> str:
+    """« Créer un compte » from the home page, then « Mon Espace »; returns the new address."""
+    page.goto(portal)
+    page.get_by_role("main").get_by_role("link", name="Créer un compte").click()
+    page.get_by_label("Prénom").fill(given_name)
+    page.get_by_label("Nom", exact=True).fill(family_name)
+    email = f"{given_name}.{family_name}.{uuid.uuid4().hex[:8]}@example.fr".lower()
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Créer mon compte").click()
+    expect(page.get_by_text("Votre compte est créé")).to_be_visible()
+    page.get_by_role("main").get_by_role("link", name="Mon Espace").click()
+    expect(page.get_by_role("heading", name="Mon Espace")).to_be_visible()
+    return email
+
+
+def send_theft_declaration(
+    page: Page, plate: str, declaration: Path, screens: Screens, who: str = "demandeur"
+) -> None:
+    """A theft request on a vehicle whose theft is not in the SIV, up to the CERT's queue."""
+    start_request(page, "Vol", plate)
+    screens.shot(page, f"{who}-la-demande")
+    page.get_by_role("button", name="Continuer").click()
+    tick_declarations(page)
+    screens.shot(page, f"{who}-les-declarations")
+    page.get_by_role("button", name="Valider").click()
+    expect(page.get_by_role("heading", name="Envoyer la déclaration de vol")).to_be_visible()
+    page.get_by_label("Déclaration de vol").set_input_files(declaration)
+    screens.shot(page, f"{who}-declaration-de-vol-jointe")
+    page.get_by_role("button", name="Valider").click()
+    waiting = re.compile("en attente de contrôle par le CERT")
+    expect(page.get_by_role("heading", name=waiting)).to_be_visible()
+    screens.shot(page, f"{who}-en-attente-du-cert")
