@@ -28,6 +28,7 @@ from tests.e2e.browser.support import (
 from tests.e2e.client import fleet_plate
 
 pytestmark = [pytest.mark.e2e, ON_SQLITE_STACK]
+ANSWER = "Le récépissé est daté du 2 novembre, il a été délivré à Lyon."
 QUESTION = ("Bonjour, le récépissé ne porte pas le tampon du commissariat. "
             "Pouvez-vous nous dire où la plainte a été déposée ?")
 WAITING = re.compile("en attente de contrôle par le CERT")
@@ -94,6 +95,16 @@ def test_an_agent_writes_to_the_citizen_who_reads_it_in_his_dossier(
     expect(citizen.get_by_role("heading", name=WAITING)).to_be_visible()
     expect(citizen.get_by_role("main")).to_contain_text(plate)
     screens.shot(citizen, "demandeur-message-du-cert")
+
+    # He answers from the same waiting page; the agent reads the answer beside the review.
+    citizen.get_by_label("Votre message").fill(ANSWER)
+    citizen.get_by_role("button", name="Envoyer").click()
+    expect(citizen.get_by_text("Votre réponse a été envoyée au CERT.")).to_be_visible()
+    expect(citizen.get_by_role("listitem").filter(has_text=ANSWER)).to_have_count(1)
+    screens.shot(citizen, "demandeur-reponse-envoyee")
+    reload_until(agent, lambda: agent.get_by_role("listitem").filter(has_text=ANSWER))
+    expect(agent.get_by_role("listitem").filter(has_text=ANSWER)).to_contain_text("demandeur")
+    screens.shot(agent, "cert-reponse-du-demandeur")
 
 
 def test_the_auditor_reads_a_pending_declaration_but_cannot_decide(

@@ -390,6 +390,10 @@ class ProcedureController(Controller):
             if outcome.previous:
                 return Redirect(outcome.previous)
             dossier = await services.dossier(user.token, str(dossier_id))
+            if step_of(dossier) == "controle":  # a question while the CERT checks: text only
+                return await self._reply_while_under_review(
+                    request, dossier, user, services, text, outcome
+                )
             if step_of(dossier) != "declaration-de-vol":
                 return Redirect(step_url(dossier))
             document_id = None
@@ -458,11 +462,34 @@ class ProcedureController(Controller):
         dossier = await services.dossier(user.token, str(dossier_id))
         if step_of(dossier) != "controle":
             return Redirect(step_url(dossier))
-        messages = await services.messages(user.token, str(dossier_id))
+        return await self._under_review_page(request, dossier, user, services)
+
+    async def _under_review_page(
+        self, request: Request[Any, Any, Any], dossier: dict[str, Any], user: User,
+        services: Services, status: int = 200, errors: FormErrors | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> Template:
+        messages = await services.messages(user.token, dossier["dossier_id"])
         return render(
-            request, "procedure/under_review.html", dossier=dossier,
-            messages=thread_of(dossier, messages),
+            request, "procedure/under_review.html", status=status, dossier=dossier,
+            messages=thread_of(dossier, messages), values=values or {},
+            errors=errors or FormErrors(), form_token=new_form_token(),
         )
+
+    async def _reply_while_under_review(
+        self, request: Request[Any, Any, Any], dossier: dict[str, Any], user: User,
+        services: Services, text: str, outcome: Any,
+    ) -> Template | Redirect:
+        try:
+            await services.post_message(user.token, dossier["dossier_id"], text, None)
+        except ApiError as error:
+            return await self._under_review_page(
+                request, dossier, user, services, status=error.status,
+                errors=FormErrors.of(error, REPLY_FIELDS), values={"text": text},
+            )
+        flash(request, "Votre réponse a été envoyée au CERT.", "success")
+        outcome.result = f"/dossiers/{dossier['dossier_id']}/controle"
+        return Redirect(outcome.result)
 
     # --- giving up ------------------------------------------------------------------------
 
