@@ -127,3 +127,16 @@ def test_marie_gets_her_provisional_certificate_after_losing_her_card(
     basket = api.call("GET", "requests", "/dossiers", marie).json()
     assert dossier_id not in [d["dossier_id"] for d in basket]
     assert api.dossier(marie, dossier_id)["status"] == "completed"
+
+
+def test_no_card_number_password_or_e_mail_reaches_the_logs(api: Api, stack: Stack) -> None:
+    citizen = api.new_citizen("Flotte", "ESSAI")
+    dossier_id = api.start_and_submit(citizen, fleet_plate())["dossier_id"]
+    payment = api.pay(citizen, dossier_id)
+    assert payment.status_code == 201
+    assert api.record(citizen, payment.json()["payment_id"]).status_code == 200
+    api.wait_status(citizen, dossier_id, "completed")
+    logs = "\n".join(p.read_text(errors="replace") for p in stack.logs.glob("*.log"))
+    assert "event.processed" in logs  # the services do log
+    for secret in ("4970100006000000", "4970 1000 0600 0000", "demo-2026", citizen.email):
+        assert secret not in logs
