@@ -16,6 +16,9 @@ $(VENV)/.synced: pyproject.toml uv.lock $(wildcard services/*/pyproject.toml sha
 run: env ## Start the whole system on its embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/ants-stack run
 
+lint: env ## Static checks (ruff)
+	$(VENV)/bin/ruff check shared services tools tests
+
 test: env ## Unit, integration and end-to-end tests
 	$(PY) -m pytest shared services tests
 

@@ -53,7 +53,7 @@ class User:
 class Api:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.http = httpx.Client(timeout=15.0)
+        self.http = httpx.Client(timeout=60.0)
 
     def __enter__(self) -> Api:
         return self
@@ -108,26 +108,29 @@ class Api:
 
     def pay(self, user: User, dossier_id: str, card: dict[str, str] | None = None,
             idempotency_key: str | None = None) -> httpx.Response:
-        """POST /payments, waiting while the payment service has not yet heard of the dossier."""
+        """POST /payments, once: the payment service waits for the dossier's news itself."""
         body = {"dossier_id": dossier_id, **(card or GOOD_CARD)}
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-
-        def attempt() -> httpx.Response | None:
-            response = self.call("POST", "payment", "/payments", user, json=body, headers=headers)
-            return None if response.status_code == 409 else response
-
-        try:
-            return eventually(attempt, timeout=20)
-        except AssertionError:
-            return self.call("POST", "payment", "/payments", user, json=body, headers=headers)
+        return self.call("POST", "payment", "/payments", user, json=body, headers=headers)
 
     def record(self, user: User, payment_id: str) -> httpx.Response:
         return self.call("POST", "payment", f"/payments/{payment_id}/record", user)
 
     def wait_status(self, user: User, dossier_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
-        return eventually(
-            lambda: (d := self.dossier(user, dossier_id))["status"] == status and d, timeout
-        )
+        """Wait for a status, each call answering at the dossier's next change (no polling)."""
+        deadline = time.monotonic() + timeout
+        dossier = self.dossier(user, dossier_id)
+        while dossier["status"] != status:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"status {dossier['status']!r}, not {status!r}, after {timeout} s"
+            response = self.call(
+                "GET", "requests",
+                f"/dossiers/{dossier_id}?wait_version={dossier['version']}&timeout={min(remaining, 30):.1f}",
+                user,
+            )
+            assert response.status_code == 200, response.text
+            dossier = response.json()
+        return dossier
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ CONTRACT_PATHS = {
 def test_every_service_reports_its_health_and_publishes_its_api(api: Api, service: str) -> None:
     health = api.call("GET", service, "/health")
     assert health.status_code == 200
-    assert health.json()["checks"] == {"store": "ok", "broker": "ok"}
+    assert health.json()["checks"] == {"store": "ok", "broker": "ok", "delivery": "ok"}
     document = api.call("GET", service, "/schema/openapi.json")
     assert document.status_code == 200
     paths = {p.rstrip("/") or "/" for p in document.json()["paths"]}

@@ -47,7 +47,7 @@ def test_julien_gets_his_duplicate_after_the_cert_rejected_then_accepted_his_dec
     assert early.status_code == 409
 
     # He sends his police declaration: a blurred scan.
-    sent = eventually(lambda: (r := upload(api, julien, dossier_id, files.png(), "declaration.png", "image/png")).status_code == 201 and r)
+    sent = upload(api, julien, dossier_id, files.png(), "declaration.png", "image/png")
     first_document = sent.json()["document_id"]
     api.wait_status(julien, dossier_id, "under_review")
 
@@ -132,14 +132,13 @@ def test_uploads_are_checked_and_reserved_to_the_owner_of_a_waiting_dossier(api:
     julien = api.new_citizen("Flotte", "ESSAI")
     stranger = api.new_citizen("Jean", "DUPONT")
     loss = api.start_and_submit(julien, fleet_plate())  # loss: no declaration awaited
-    not_awaiting = eventually(lambda: (r := upload(api, julien, loss["dossier_id"], files.pdf(), "d.pdf", "application/pdf")).status_code != 404 and r)
+    not_awaiting = upload(api, julien, loss["dossier_id"], files.pdf(), "d.pdf", "application/pdf")
     assert not_awaiting.status_code == 409
     api.call("POST", "requests", f"/dossiers/{loss['dossier_id']}/cancel", julien)
 
     dossier_id = theft_dossier_on_hold(api, julien, fleet_plate())
-    eventually(lambda: upload(api, stranger, dossier_id, files.pdf(), "d.pdf", "application/pdf").status_code == 403)
-    # The documents service learns from the requests topic that a declaration is awaited.
-    eventually(lambda: upload(api, julien, dossier_id, b"", "d.pdf", "application/pdf").status_code != 409)
+    stranger_upload = upload(api, stranger, dossier_id, files.pdf(), "d.pdf", "application/pdf")
+    assert stranger_upload.status_code == 403, stranger_upload.text
     cases = [
         (b"%!PS-Adobe-3.0 not a pdf", "d.pdf", "application/pdf", 422, "Format non accepté"),
         (b"", "d.pdf", "application/pdf", 422, "vide"),
@@ -158,7 +157,7 @@ def test_the_cert_api_is_for_agents_and_a_review_is_decided_once(api: Api, stack
     agent, other_agent = api.login("agent.cert@example.fr"), api.login("agent2.cert@example.fr")
     auditor = api.login("auditeur@example.fr")
     dossier_id = theft_dossier_on_hold(api, julien, fleet_plate())
-    sent = eventually(lambda: (r := upload(api, julien, dossier_id, files.pdf(), "d.pdf", "application/pdf")).status_code == 201 and r)
+    sent = upload(api, julien, dossier_id, files.pdf(), "d.pdf", "application/pdf")
     review = pending_review_for(api, agent, sent.json()["document_id"])
     review_path = f"/reviews/{review['review_id']}"
 
@@ -191,7 +190,7 @@ def test_a_rejection_needs_a_known_reason_and_a_note(api: Api, reason: str) -> N
     julien = api.new_citizen("Flotte", "ESSAI")
     agent = api.login("agent.cert@example.fr")
     dossier_id = theft_dossier_on_hold(api, julien, fleet_plate())
-    sent = eventually(lambda: (r := upload(api, julien, dossier_id, files.pdf(), "d.pdf", "application/pdf")).status_code == 201 and r)
+    sent = upload(api, julien, dossier_id, files.pdf(), "d.pdf", "application/pdf")
     review = pending_review_for(api, agent, sent.json()["document_id"])
     response = api.call("POST", "cert", f"/reviews/{review['review_id']}/reject", agent,
                         json={"reason": reason or "illisible", "note": "" if not reason else "Photo floue"})

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,7 +75,7 @@ class SampleDossier:
     given_name: str = "Jean"
     family_name: str = "Dupont"
     started_at: datetime = field(
-        default_factory=lambda: datetime.now(timezone.utc) - timedelta(minutes=20)
+        default_factory=lambda: datetime.now(UTC) - timedelta(minutes=20)
     )
 
     def started(self) -> RequestStartedV1:
@@ -119,14 +119,14 @@ class SampleDossier:
 
     def rejected(self, document_id: uuid.UUID) -> AttachmentRejectedV1:
         return AttachmentRejectedV1(
-            event_id=uuid.uuid4(), occurred_at=datetime.now(timezone.utc),
+            event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
             dossier_id=self.dossier_id, review_id=uuid.uuid4(), document_id=document_id,
             agent_id=uuid.uuid4(), reason="illisible", note="Document illisible.",
         )
 
     def accepted(self, document_id: uuid.UUID) -> AttachmentAcceptedV1:
         return AttachmentAcceptedV1(
-            event_id=uuid.uuid4(), occurred_at=datetime.now(timezone.utc),
+            event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
             dossier_id=self.dossier_id, review_id=uuid.uuid4(), document_id=document_id,
             agent_id=uuid.uuid4(),
         )

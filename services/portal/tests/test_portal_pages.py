@@ -126,25 +126,7 @@ def test_someone_elses_dossier_is_a_french_refusal_page(
     assert "Accès refusé" in response.text and "Ce dossier ne vous appartient pas." in response.text
 
 
-def test_the_payment_waits_while_the_payment_service_has_not_heard_of_the_dossier(
-    logged_in: TestClient[Any], fake: Any
-) -> None:
-    fake.on("requests", "GET", f"/dossiers/{DOSSIER_ID}", reply(200, dossier()))
-    fake.on("payment", "GET", f"/dossiers/{DOSSIER_ID}", refusal(404, "Dossier inconnu."))
-    not_yet = refusal(409, "Ce dossier n'est pas en attente de paiement.")
-    fake.on("payment", "POST", "/payments", [not_yet, not_yet, authorised()])
-    page = logged_in.get(f"/dossiers/{DOSSIER_ID}/paiement")
-    form_token = hidden(page.text, "form_token")
-    response = logged_in.post(f"/dossiers/{DOSSIER_ID}/paiement", follow_redirects=False, data={
-        "_csrf_token": hidden(page.text, "_csrf_token"), "form_token": form_token,
-        "card_number": "4970 1000 0000 0006", "expiry": "12/30", "cvv": "123"})
-    assert response.headers["location"] == f"/dossiers/{DOSSIER_ID}/paiement/{PAYMENT_ID}"
-    attempts = fake.seen("payment", "POST", "/payments")
-    assert len(attempts) == 3
-    assert {a.headers["Idempotency-Key"] for a in attempts} == {form_token}
-
-
-def test_the_payment_says_to_come_back_when_the_dossier_never_arrives(
+def test_the_payment_is_asked_once_and_a_refusal_is_shown_on_the_form(
     logged_in: TestClient[Any], fake: Any
 ) -> None:
     fake.on("requests", "GET", f"/dossiers/{DOSSIER_ID}", reply(200, dossier()))
@@ -156,9 +138,27 @@ def test_the_payment_says_to_come_back_when_the_dossier_never_arrives(
         "_csrf_token": hidden(page.text, "_csrf_token"),
         "form_token": hidden(page.text, "form_token"),
         "card_number": "4970 1000 0000 0006", "expiry": "12/30", "cvv": "123"})
-    assert "Votre dossier est en cours de préparation, réessayez dans un instant" in response.text
+    assert "pas en attente de paiement." in response.text
+    assert len(fake.seen("payment", "POST", "/payments")) == 1  # the service waits, not us
     assert 'value="4970 1000 0000 0006"' in response.text
     assert 'value="123"' not in response.text  # the CVV is never shown back
+
+
+def test_a_payment_whose_dossier_is_still_on_its_way_says_to_come_back(
+    logged_in: TestClient[Any], fake: Any
+) -> None:
+    fake.on("requests", "GET", f"/dossiers/{DOSSIER_ID}", reply(200, dossier()))
+    fake.on("payment", "GET", f"/dossiers/{DOSSIER_ID}", refusal(404, "Dossier inconnu."))
+    fake.on("payment", "POST", "/payments", refusal(
+        503, "Votre démarche est en cours de transmission entre nos services : réessayez "
+        "dans un instant."))
+    page = logged_in.get(f"/dossiers/{DOSSIER_ID}/paiement")
+    response = logged_in.post(f"/dossiers/{DOSSIER_ID}/paiement", data={
+        "_csrf_token": hidden(page.text, "_csrf_token"),
+        "form_token": hidden(page.text, "form_token"),
+        "card_number": "4970 1000 0000 0006", "expiry": "12/30", "cvv": "123"})
+    assert response.status_code == 503
+    assert "Service momentanément indisponible" in response.text
 
 
 def test_an_authorised_payment_is_resumed_at_its_recording(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timezone, tzinfo
+from datetime import date, datetime, tzinfo, UTC
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -57,7 +57,7 @@ class DocumentsApplication(ServiceApplication):
         files: FileStore,
         renderer: DocumentRenderer,
         public_base_url: str,
-        zone: tzinfo = timezone.utc,
+        zone: tzinfo = UTC,
         max_upload_bytes: int = 5 * 1024 * 1024,
     ) -> None:
         super().__init__(env)
@@ -123,7 +123,7 @@ class DocumentsApplication(ServiceApplication):
             valid_until=certificates.valid_until(issued_on),
             verification_url=f"{self.public_base_url}/verification/{number}",
         )
-        created_at = datetime.now(timezone.utc).isoformat()
+        created_at = datetime.now(UTC).isoformat()
         documents = [
             self._store_pdf(dossier, CPI, f"certificat-provisoire-{number}.pdf",
                             self.renderer.certificate(dossier, issued), created_at),
@@ -148,6 +148,16 @@ class DocumentsApplication(ServiceApplication):
 
     # Theft declarations sent by the citizen.
 
+    def check_declaration_file(self, content: bytes) -> None:
+        uploads.media_type_of(content, self.max_upload_bytes)
+
+    def awaits_declaration(self, dossier_id: UUID) -> bool:
+        """Whether the news that the dossier awaits a declaration has been received here."""
+        try:
+            return self._get(dossier_id).awaiting_declaration
+        except DossierNotFound:
+            return False
+
     def upload_declaration(
         self, dossier_id: UUID, account_id: UUID, content: bytes
     ) -> dict[str, Any]:
@@ -162,16 +172,16 @@ class DocumentsApplication(ServiceApplication):
     def _upload_declaration(
         self, dossier_id: UUID, account_id: UUID, content: bytes
     ) -> dict[str, Any]:
+        media_type = uploads.media_type_of(content, self.max_upload_bytes)
         dossier = self._get(dossier_id)
         dossier.check_accepts_declaration(account_id)
-        media_type = uploads.media_type_of(content, self.max_upload_bytes)
         document_id = uuid4()
         extension = uploads.EXTENSIONS[media_type]
         self.files.write(document_id, extension, content)
         document = describe(
             document_id, DECLARATION, media_type, content,
             f"declaration-de-vol-{dossier.dossier_number}{extension}",
-            datetime.now(timezone.utc).isoformat(),
+            datetime.now(UTC).isoformat(),
         )
         dossier.add_declaration(account_id, document)
         try:

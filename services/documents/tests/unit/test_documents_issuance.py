@@ -1,7 +1,7 @@
 """Issuing the CPI and the summary once a dossier is paid, exactly once, whatever the order."""
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -38,7 +38,7 @@ def test_payment_issues_a_cpi_and_a_summary_stored_as_files(documents, sample) -
 
 
 def test_certificate_issued_names_the_certificate_and_both_documents(documents, sample) -> None:
-    paid_at = datetime(2025, 1, 31, 10, 0, tzinfo=timezone.utc)
+    paid_at = datetime(2025, 1, 31, 10, 0, tzinfo=UTC)
     complete(documents, sample, paid_at)
 
     [issued] = [e for e in documents.public_events() if isinstance(e, CertificateIssuedV1)]
@@ -54,7 +54,7 @@ def test_certificate_issued_names_the_certificate_and_both_documents(documents, 
 
 def test_issue_date_is_the_french_calendar_day_of_the_payment(documents, sample) -> None:
     # 23:30 UTC on 31 March is already 1 April in Paris.
-    complete(documents, sample, datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc))
+    complete(documents, sample, datetime(2025, 3, 31, 23, 30, tzinfo=UTC))
 
     [issued] = [e for e in documents.public_events() if isinstance(e, CertificateIssuedV1)]
 
@@ -111,7 +111,7 @@ def test_a_retry_from_scratch_writes_identical_files_under_identical_ids(
 
 
 def test_verification_gives_plate_and_validity_without_personal_data(documents, sample) -> None:
-    complete(documents, sample, datetime(2025, 1, 31, 10, 0, tzinfo=timezone.utc))
+    complete(documents, sample, datetime(2025, 1, 31, 10, 0, tzinfo=UTC))
     [issued] = [e for e in documents.public_events() if isinstance(e, CertificateIssuedV1)]
 
     found = documents.app.verify(issued.certificate_number)

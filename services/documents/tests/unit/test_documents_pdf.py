@@ -2,7 +2,7 @@
 
 import shutil
 import subprocess
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from pathlib import Path
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ PARIS = ZoneInfo("Europe/Paris")
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 ISSUED = IssuedCertificate(
     number="CPI-2025-7K3M9QXP",
-    issued_at=datetime(2025, 1, 31, 9, 25, tzinfo=timezone.utc),
+    issued_at=datetime(2025, 1, 31, 9, 25, tzinfo=UTC),
     valid_until=date(2025, 2, 28),
     verification_url="https://duplicata.example/verification/CPI-2025-7K3M9QXP",
 )

@@ -66,12 +66,20 @@ class PaymentApplication(ServiceApplication):
         dossier: PayableDossier = self.repository.get(dossier_id)
         return [dossier] if dossier.withdraw() else []
 
+    def knows(self, dossier_id: UUID) -> bool:
+        """Whether the dossier's RequestReadyForPayment has been received here."""
+        return dossier_id in self.repository
+
+    def check_card(self, card_number: str, expiry: str, cvv: str) -> None:
+        read_card(card_number, expiry, cvv, self.today())
+
     def authorise_payment(
         self, account_id: UUID, dossier_id: UUID, card_number: str, expiry: str, cvv: str,
         idempotency_key: str | None = None,
     ) -> tuple[Payment, bool]:
         """Authorise the amount due on the card. Returns the payment and whether it is new
         (False: a retry with the same Idempotency-Key, answered with the first payment)."""
+        card = read_card(card_number, expiry, cvv, self.today())
         fingerprint = request_fingerprint(dossier_id, card_number, expiry)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
@@ -81,7 +89,6 @@ class PaymentApplication(ServiceApplication):
         dossier = self._payable_dossier(dossier_id)
         dossier.check_owner(account_id)
         dossier.check_payable()
-        card = read_card(card_number, expiry, cvv, self.today())
         try:
             psp_reference = self.provider.authorise(dossier.amount_due, card)
         except PaymentDeclined as declined:

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 from uuid import UUID, uuid4
 
 import pytest
-from faststream.kafka import KafkaBroker
 
 from ants_events import AmountDue, FeeLine, to_record
 from ants_events.requests import RequestReadyForPaymentV1
 from ants_runtime.inbound import InboundEvents
+from ants_runtime.settings import ServiceSettings
 from payment_service.adapters.psp import SimulatedPaymentProvider
 from payment_service.application import PaymentApplication
 from payment_service.domain.cards import CardExpired, InvalidCard
@@ -285,17 +285,18 @@ def ready_event(
 async def test_a_ready_event_delivered_twice_or_republished_opens_the_dossier_once(
     app: PaymentApplication,
 ) -> None:
-    events = InboundEvents(app, KafkaBroker("127.0.0.1:1"))
+    events = InboundEvents(app, ServiceSettings(service_name="payment"))
     inbound.subscribe(events, app)
     account, dossier_id = uuid4(), uuid4()
-    await events.handle(ready_record(ready_event(dossier_id, account), sequence=1))
-    await events.handle(ready_record(ready_event(dossier_id, account), sequence=1))
+    ready = ready_event(dossier_id, account)
+    await events.handle_batch([ready_record(ready, sequence=1)])
+    await events.handle_batch([ready_record(ready, sequence=1)])
     assert events.processed == 1
     dossier = app.get_dossier(account, dossier_id)
     assert (dossier.status, dossier.total, dossier.version) == ("payable", "13.76", 1)
 
-    # Republished under a new position (e.g. with another amount): the dossier stays as it was.
-    await events.handle(ready_record(ready_event(dossier_id, account, "99.00"), sequence=2))
+    # Another event about the same dossier (e.g. with another amount): it stays as it was.
+    await events.handle_batch([ready_record(ready_event(dossier_id, account, "99.00"), sequence=2)])
     dossier = app.get_dossier(account, dossier_id)
     assert (dossier.status, dossier.total, dossier.version) == ("payable", "13.76", 1)
 

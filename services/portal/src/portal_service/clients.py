@@ -128,8 +128,12 @@ class Services:
     async def start_dossier(self, token: str, form: dict[str, Any]) -> dict[str, Any]:
         return await self.json("requests", "POST", "/dossiers", token, json=form)
 
-    async def dossier(self, token: str, dossier_id: str) -> dict[str, Any]:
-        return await self.json("requests", "GET", f"/dossiers/{dossier_id}", token)
+    async def dossier(
+        self, token: str, dossier_id: str, wait_version: int | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """The dossier; with `wait_version`, as soon as it changed from that version."""
+        query = f"?wait_version={wait_version}&timeout={timeout:.1f}" if wait_version is not None else ""
+        return await self.json("requests", "GET", f"/dossiers/{dossier_id}{query}", token)
 
     async def basket(self, token: str, everything: bool = False) -> list[dict[str, Any]]:
         query = "?all=true" if everything else ""
@@ -165,7 +169,7 @@ class Services:
     async def authorise(
         self, token: str, dossier_id: str, card: dict[str, str], idempotency_key: str
     ) -> httpx.Response:
-        """The raw answer: the caller tells "not arrived yet" (409) from a refusal."""
+        """The raw answer: the caller tells "already paid" (409) from a refusal of the card."""
         return await self.call(
             "payment", "POST", "/payments", token,
             json={"dossier_id": dossier_id, **card},

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from ants_runtime.fees import FeeSchedule
+from ants_runtime.inbound import NotReady
 from ants_runtime.store import ServiceApplication, retry_on_conflict
 from requests_service.adapters.siv import SeededSiv, VehicleRecord, VehicleRegistry
 from requests_service.domain.dossier import Basket, Dossier, VehicleLock
@@ -22,12 +24,26 @@ from requests_service.domain.errors import (
     InvalidRequest,
     NotHolder,
     RequestAlreadyOpen,
+    TooEarly,
     VehicleNotFound,
 )
 from requests_service.domain.plates import normalise_plate
 
 
 MAX_ATTEMPTS = 20
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def parked_while_too_early(handler: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(handler)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return handler(*args, **kwargs)
+        except TooEarly as early:
+            raise NotReady(str(early)) from early
+
+    return run
 
 
 class RequestsApplication(ServiceApplication):
@@ -165,16 +181,21 @@ class RequestsApplication(ServiceApplication):
             return Basket(account_id=account_id)
 
     # --- facts from the other services: each returns the aggregates to save -------------
+    # A fact that comes before the one it follows raises NotReady: the runtime parks it and
+    # applies it after the dossier's next change.
 
+    @parked_while_too_early
     def on_declaration_uploaded(self, dossier_id: UUID, document_id: UUID, sha256: str, media_type: str) -> list[Any]:
         dossier = self.get_dossier(dossier_id)
         return [dossier] if dossier.receive_declaration(str(document_id), sha256, media_type) else []
 
+    @parked_while_too_early
     def on_attachment_rejected(self, dossier_id: UUID, review_id: UUID, document_id: UUID, reason: str, note: str) -> list[Any]:
         dossier = self.get_dossier(dossier_id)
         changed = dossier.reject_declaration(str(review_id), str(document_id), reason, note)
         return [dossier] if changed else []
 
+    @parked_while_too_early
     def on_attachment_accepted(self, dossier_id: UUID, review_id: UUID, document_id: UUID, note: str) -> list[Any]:
         dossier = self.get_dossier(dossier_id)
         if not dossier.accept_declaration(str(review_id), str(document_id), note):
@@ -187,10 +208,12 @@ class RequestsApplication(ServiceApplication):
         changed = dossier.post_message(str(message_id), str(author_id), "cert_agent", text)
         return [dossier] if changed else []
 
+    @parked_while_too_early
     def on_payment_recorded(self, dossier_id: UUID, payment_id: UUID, amount: str, currency: str) -> list[Any]:
         dossier = self.get_dossier(dossier_id)
         return [dossier] if dossier.record_payment(str(payment_id), amount, currency) else []
 
+    @parked_while_too_early
     def on_certificate_issued(
         self, dossier_id: UUID, certificate_number: str, valid_until: date, documents: list[dict[str, str]]
     ) -> list[Any]:

@@ -34,7 +34,7 @@ class IntegrationEvent(BaseModel):
     @property
     def subject(self) -> str:
         """The aggregate the event is about: the Kafka key and the CloudEvents subject."""
-        return str(getattr(self, "dossier_id"))
+        return str(self.dossier_id)
 
 
 class Money(BaseModel):

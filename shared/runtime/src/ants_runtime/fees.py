@@ -39,7 +39,7 @@ class FeeSchedule:
             [
                 (
                     date.fromisoformat(period["valid_from"]),
-                    tuple(Fee(l["code"], l["label"], Decimal(l["amount"])) for l in period["lines"]),
+                    tuple(Fee(f["code"], f["label"], Decimal(f["amount"])) for f in period["lines"]),
                 )
                 for period in raw["periods"]
             ]

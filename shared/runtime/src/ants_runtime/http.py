@@ -67,7 +67,9 @@ def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Res
     with contextlib.suppress(ValueError):
         if detail == HTTPStatus(exc.status_code).phrase:  # Litestar's default English text
             detail = FRENCH_DEFAULTS.get(exc.status_code, detail)
-    return error_body(exc.status_code, detail)
+    response = error_body(exc.status_code, detail)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response:
@@ -119,25 +121,50 @@ def require_role(principal: Principal, *roles: str) -> None:
         raise Forbidden(detail=FORBIDDEN)
 
 
-HealthCheck = Callable[[], Awaitable[bool]]
+HealthCheck = Callable[[], Awaitable[bool | str]]
 
 
-def health_route(checks: Mapping[str, HealthCheck]) -> Any:
-    @get("/health", tags=["operations"], summary="Store and broker reachable")
+def health_route(
+    checks: Mapping[str, HealthCheck],
+    details: Callable[[], Mapping[str, Any]] | None = None,
+) -> Any:
+    """Readiness: every check ok. A check may answer a reason (a string) instead of False;
+    `details` adds what an operator wants to see (delivery positions, recent recoveries)."""
+
+    @get("/health", tags=["operations"], summary="Store, broker and event delivery are working")
     async def health() -> Response:
-        results = {}
+        results: dict[str, str] = {}
+        reasons: dict[str, str] = {}
         for name, check in checks.items():
             try:
-                results[name] = "ok" if await check() else "down"
-            except Exception:  # noqa: BLE001 - a failing check is a "down" answer
-                results[name] = "down"
+                outcome = await check()
+            except Exception as error:  # noqa: BLE001 - a failing check is a "down" answer
+                outcome = f"{type(error).__name__}"
+            results[name] = "ok" if outcome is True else "down"
+            if isinstance(outcome, str):
+                reasons[name] = outcome
         healthy = all(v == "ok" for v in results.values())
-        return Response(
-            {"status": "ok" if healthy else "down", "checks": results},
-            status_code=200 if healthy else HTTP_503_SERVICE_UNAVAILABLE,
-        )
+        body: dict[str, Any] = {"status": "ok" if healthy else "down", "checks": results}
+        if reasons:
+            body["reasons"] = reasons
+        if details is not None:
+            body |= details()
+        return Response(body, status_code=200 if healthy else HTTP_503_SERVICE_UNAVAILABLE)
 
     return health
+
+
+class FactNotYetKnown(HTTPException):
+    """A fact another service published has not reached this one within the bounded wait."""
+
+    status_code = HTTP_503_SERVICE_UNAVAILABLE
+
+    def __init__(self) -> None:
+        super().__init__(
+            detail="Votre démarche est en cours de transmission entre nos services : "
+            "réessayez dans un instant.",
+            headers={"Retry-After": "1"},
+        )
 
 
 __all__ = [

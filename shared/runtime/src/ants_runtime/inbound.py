@@ -1,126 +1,386 @@
-"""Kafka subscribers: decode CloudEvents, process each event once, dead-letter what fails.
+"""Kafka consumer of the topics a service follows: every event processed once, in any order.
 
-No consumer group: partitions are assigned by hand and read from the start of the topic;
-the tracking records stored with the resulting events (per topic partition, by the
-producer's notification id carried in `ce_sequence`) decide what was already processed.
-That survives a broker that forgot everything, where Kafka offsets would start again at 0.
+Partitions are assigned by hand (no consumer group) and read from the start of the topic; what
+was processed is decided by the service's store, never by Kafka offsets nor by a position a
+record claims:
+- an event is known by its CloudEvents id: its tracking row (`event:<ce_id>`) is stored in
+  the same transaction as the events its handler produced, so a duplicate delivery or a
+  replay changes nothing and no record can silence the records after it;
+- a handler that finds the state not ready for a fact (a certificate before its payment)
+  raises `NotReady`: the record is parked, and tried again after every later change of its
+  subject (and on a slow sweep), never dropped;
+- a record that cannot be handled (not JSON, missing headers, unknown type, rejected by its
+  handler after retries) goes to `<topic>.dlq` once with its error, whatever its size: the
+  value is kept in the store and sent by reference when the broker would refuse it.
+A partition whose end moved below the consumer's position means the broker forgot it (the
+embedded broker restarted, a topic was recreated): it is read again from the start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import random
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
-from eventsourcing.persistence import Tracking
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from ants_events import IntegrationEvent, from_record, topics
-from ants_events.cloudevents import InvalidEnvelope, header_text
-from ants_events.registry import UnknownEventType
+from ants_events.cloudevents import InvalidEnvelope
+from ants_events.registry import UnknownEventType, contract_for
+from ants_runtime.inbox import ParkedRecord, inbox_of
+from ants_runtime.kafka import connection_options, fetch_ends
+from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Any], Iterable[Any]]
 
+MAX_SEQUENCE = 2**63 - 1
+# A dead letter larger than this travels by reference (the broker refuses records over 1 MiB).
+INLINE_DEAD_LETTER_BYTES = 900 * 1024
+
+
+class NotReady(Exception):
+    """Raised by a handler when the state does not allow the fact yet: the record is parked."""
+
+
+@dataclass
+class Decoded:
+    key: str
+    subject: str
+    event: IntegrationEvent | None  # None: a type this service does not handle
+
 
 class InboundEvents:
     """Routes consumed contracts to application handlers returning aggregates to save."""
 
     attempts = 3
+    conflict_attempts = 20
     # How long the broker may hold a fetch when nothing is new: each hop of a dossier's
     # journey through the services waits at most this long (the default is 500 ms).
     fetch_max_wait_ms = 100
+    batch_size = 500
+    stall_seconds = 15.0
+    sweep_seconds = 30.0
 
-    def __init__(self, app: ServiceApplication, broker: KafkaBroker, partitions: int = 1) -> None:
+    def __init__(self, app: ServiceApplication, settings: ServiceSettings) -> None:
         self.app = app
-        self.broker = broker
-        self.partitions = partitions
+        self.settings = settings
         self.handlers: dict[type[IntegrationEvent], Handler] = {}
+        self.inbox = inbox_of(app)
         self.dead_letters: AIOKafkaProducer | None = None
         self.processed = 0
-        self.positions: dict[str, int] = {}  # largest processed sequence per topic partition
+        self.consumer: AIOKafkaConsumer | None = None
+        self.partitions: list[TopicPartition] = []
+        self.done_offsets: dict[TopicPartition, int] = {}  # next offset to handle
+        self.problem: str | None = None
+        self.recoveries: list[dict[str, str]] = []
+        self._parked_subjects: set[str] = set()
+        self._progress = asyncio.Event()
+        self._last_progress = time.monotonic()
+        self._last_sweep = time.monotonic()
 
     def on(self, contract: type[IntegrationEvent], handler: Handler) -> None:
         self.handlers[contract] = handler
 
-    def subscribe(self) -> None:
-        for topic in sorted({topics.BY_PRODUCER[c.producer] for c in self.handlers}):
-            self._subscribe(topic)
+    @property
+    def topics(self) -> list[str]:
+        return sorted({topics.BY_PRODUCER[c.producer] for c in self.handlers})
 
-    def _subscribe(self, topic: str) -> None:
-        parts = [TopicPartition(topic, p) for p in range(self.partitions)]
+    @property
+    def handled_types(self) -> dict[str, type[IntegrationEvent]]:
+        return {c.ce_type(): c for c in self.handlers}
 
-        @self.broker.subscriber(
-            partitions=parts, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST,
-            fetch_max_wait_ms=self.fetch_max_wait_ms,
-        )
-        async def consume(message: KafkaMessage) -> None:
-            await self.handle(message.raw_message)  # type: ignore[arg-type]
+    # --- the consumer loop ---------------------------------------------------------------
 
-    async def handle(self, record: Any) -> None:
-        headers = {k: v for k, v in record.headers}
-        if await self.seen_before(record, headers):
-            return  # replayed from the start of the topic: processed in an earlier life
-        try:
-            event = from_record(headers, record.value)
-            handler = self.handlers.get(type(event))
-            if handler is None:
-                return
-            tracking = Tracking(
-                f"{record.topic}#{record.partition}", int(header_text(headers, "ce_sequence"))
-            )
-        except UnknownEventType:
-            return  # a newer or unrelated event type: not ours to handle
-        except (InvalidEnvelope, ValueError) as error:
-            await self.dead_letter(record, error)
+    async def run(self) -> None:
+        if not self.handlers:
             return
-        for attempt in range(1, self.attempts + 1):
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - the loop must survive anything
+                self.problem = f"consumer failed: {error!r}"[:300]
+                log.exception("consumer.failed")
+                await asyncio.sleep(1.0)
+
+    async def _consume(self) -> None:
+        consumer = AIOKafkaConsumer(
+            **connection_options(self.settings), enable_auto_commit=False,
+            auto_offset_reset="earliest", fetch_max_wait_ms=self.fetch_max_wait_ms,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            self.partitions = [
+                TopicPartition(topic, p)
+                for topic in self.topics for p in range(self.settings.kafka_topic_partitions)
+            ]
+            consumer.assign(self.partitions)
+            await consumer.seek_to_beginning(*self.partitions)
+            self.done_offsets = {tp: 0 for tp in self.partitions}
+            self.consumer = consumer
+            self._parked_subjects = await asyncio.to_thread(self.inbox.parked_subjects)
+            await self.retry_parked()
+            while True:
+                batches = await consumer.getmany(
+                    timeout_ms=self.fetch_max_wait_ms, max_records=self.batch_size
+                )
+                for tp, records in batches.items():
+                    await self.handle_batch(records)
+                    self.done_offsets[tp] = records[-1].offset + 1
+                if batches:
+                    self._advanced()
+                await self._check_positions(consumer)
+                if time.monotonic() - self._last_sweep > self.sweep_seconds:
+                    await self.retry_parked()
+        finally:
+            self.consumer = None
+            await consumer.stop()
+
+    async def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
+        """Notice a broker that forgot a partition, a stall, and being caught up."""
+        behind = 0
+        for tp in self.partitions:
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            if highwater < self.done_offsets[tp]:
+                reason = (
+                    f"the broker forgot {tp.topic}[{tp.partition}] (its end went back from "
+                    f"{self.done_offsets[tp]} to {highwater}): reading it again from the start"
+                )
+                log.warning("consumer.broker_forgot", topic=tp.topic, partition=tp.partition,
+                            position=self.done_offsets[tp], end=highwater)
+                self.recoveries = [*self.recoveries[-9:], {"at": _now_iso(), "reason": reason}]
+                await consumer.seek_to_beginning(tp)
+                self.done_offsets[tp] = 0
+                self._advanced()
+                continue
+            behind += highwater - self.done_offsets[tp]
+        if behind == 0:
+            self.problem = None
+            self._last_progress = time.monotonic()
+        elif time.monotonic() - self._last_progress > self.stall_seconds:
+            self.problem = (
+                f"consumer stalled: {behind} records not processed for "
+                f"{time.monotonic() - self._last_progress:.0f} s"
+            )
+
+    def _advanced(self) -> None:
+        self._last_progress = time.monotonic()
+        self._progress.set()
+        self._progress = asyncio.Event()
+
+    # --- catching up (read-your-writes across services) -----------------------------------
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        """The end of every followed partition, now: what a caller may wait to be handled."""
+        if self.consumer is None or not self.partitions:
+            return {}
+        return await fetch_ends(self.settings, dict(self.done_offsets))
+
+    def reached(self, ends: dict[TopicPartition, int]) -> bool:
+        return all(self.done_offsets.get(tp, 0) >= end for tp, end in ends.items())
+
+    async def progressed(self, timeout: float) -> None:
+        progress = self._progress
+        try:
+            await asyncio.wait_for(progress.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    # --- one batch of records ----------------------------------------------------------------
+
+    async def handle_batch(self, records: list[Any]) -> None:
+        decoded: list[tuple[Any, Decoded | Exception]] = [(r, self.decode(r)) for r in records]
+        keys = [d.key if isinstance(d, Decoded) else fallback_key(r) for r, d in decoded]
+        handled = await asyncio.to_thread(self.inbox.handled, keys)
+        for (record, outcome), key in zip(decoded, keys, strict=True):
+            if key in handled:
+                continue  # processed, parked or dead-lettered in an earlier life
+            handled.add(key)
+            if isinstance(outcome, Exception):
+                await self.dead_letter(record, key, outcome)
+            elif outcome.event is not None:
+                await self.handle_event(record, outcome)
+
+    def decode(self, record: Any) -> Decoded | Exception:
+        headers = {k: v for k, v in record.headers or []}
+        try:
+            event_id = _text(headers, "ce_id")
+            if not 0 < len(event_id) <= 200:
+                raise InvalidEnvelope("implausible ce_id")
+            sequence = _text(headers, "ce_sequence")
+            if not sequence.isdigit() or not 0 < int(sequence) <= MAX_SEQUENCE:
+                raise InvalidEnvelope(f"implausible ce_sequence {sequence[:30]!r}")
+            key = f"event:{event_id}"
+            ce_type = _text(headers, "ce_type")
+            contract = self.handled_types.get(ce_type)
+            if contract is None:
+                contract_for(ce_type)  # an unknown type is dead-lettered; a known one skipped
+                return Decoded(key, "", None)
+            event = from_record(headers, record.value)
+            return Decoded(key, event.subject, event)
+        except (InvalidEnvelope, UnknownEventType, ValueError, UnicodeDecodeError) as error:
+            return error
+
+    async def handle_event(self, record: Any, decoded: Decoded) -> None:
+        assert decoded.event is not None
+        try:
+            done = await self.apply(decoded.key, decoded.event)
+        except NotReady as not_ready:
+            await self.park(record.topic, _header_texts(record), record.value, decoded, not_ready)
+            return
+        except Exception as error:  # noqa: BLE001 - the handler refused it for good
+            await self.dead_letter(record, decoded.key, error)
+            return
+        if done:
+            await self.after_change(decoded.subject)
+
+    async def apply(self, key: str, event: IntegrationEvent) -> bool:
+        """Run the handler with its tracking row; conflicts rerun it, failures retry then raise."""
+        handler = self.handlers[type(event)]
+        tracking = Tracking(key, 1)
+        failures = conflicts = 0
+        while True:
             try:
                 done = await asyncio.to_thread(self.app.process, tracking, lambda: handler(event))
-            except Exception as error:  # noqa: BLE001 - any failure is retried, then dead-lettered
-                if attempt == self.attempts:
-                    await self.dead_letter(record, error)
-                    return
-                await asyncio.sleep(0.2 * attempt)
+            except NotReady:
+                raise
+            except IntegrityError:
+                conflicts += 1  # an HTTP command saved the same aggregate first: run it again
+                if conflicts >= self.conflict_attempts:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.01 * conflicts))
+            except Exception:
+                failures += 1
+                if failures >= self.attempts:
+                    raise
+                await asyncio.sleep(0.2 * failures)
             else:
-                self.positions[tracking.application_name] = tracking.notification_id
                 if done:
                     self.processed += 1
-                    log.info(
-                        "event.processed", type=event.type_name, subject=event.subject,
-                        sequence=tracking.notification_id,
+                    log.info("event.processed", type=event.type_name, subject=event.subject)
+                return done
+
+    async def after_change(self, subject: str) -> None:
+        if subject in self._parked_subjects:
+            await self.retry_parked(subject)
+
+    # --- parked records -------------------------------------------------------------------
+
+    async def park(
+        self, topic: str, headers: dict[str, str], value: bytes, decoded: Decoded,
+        reason: NotReady,
+    ) -> None:
+        parked = ParkedRecord(decoded.key, decoded.subject, topic, headers, value, str(reason))
+        await asyncio.to_thread(self.inbox.park, parked)
+        self._parked_subjects.add(decoded.subject)
+        log.info("event.parked", subject=decoded.subject, reason=str(reason))
+
+    async def retry_parked(self, subject: str | None = None) -> None:
+        """Try parked records again, oldest first; each success may unblock the next."""
+        if subject is None:
+            self._last_sweep = time.monotonic()
+        progress = True
+        while progress:
+            progress = False
+            for parked in await asyncio.to_thread(self.inbox.parked, subject):
+                event = from_record(parked.headers, parked.value)
+                try:
+                    done = await self.apply(parked.key, event)
+                except NotReady:
+                    continue
+                except Exception as error:  # noqa: BLE001 - refused for good: dead-letter it
+                    await self._send_dead_letter(
+                        parked.key, parked.topic, 0, -1, parked.subject.encode(),
+                        parked.headers, parked.value, error,
                     )
-                return
+                    await asyncio.to_thread(self.inbox.unpark, parked.key)
+                    continue
+                await asyncio.to_thread(self.inbox.unpark, parked.key)
+                log.info("event.unparked", subject=parked.subject, applied=done)
+                progress = progress or done
+        if subject is not None and not await asyncio.to_thread(self.inbox.parked, subject):
+            self._parked_subjects.discard(subject)
 
-    async def seen_before(self, record: Any, headers: dict[str, Any]) -> bool:
-        """Cheap skip of what the store's tracking already covers, without decoding it.
+    # --- dead letters ---------------------------------------------------------------------
 
-        Tracking is monotonic per topic partition (the relay publishes in sequence order), so
-        the largest tracked sequence, read once, answers for every record replayed below it.
-        """
-        name = f"{record.topic}#{record.partition}"
-        if name not in self.positions:
-            known = await asyncio.to_thread(self.app.process_recorder.max_tracking_id, name)
-            self.positions[name] = known or 0
-        try:
-            return int(header_text(headers, "ce_sequence")) <= self.positions[name]
-        except (InvalidEnvelope, ValueError):
-            return False  # let the full decoding dead-letter it
+    async def dead_letter(self, record: Any, key: str, error: Exception) -> None:
+        await self._send_dead_letter(
+            key, record.topic, record.partition, record.offset, record.key,
+            _header_texts(record), record.value or b"", error,
+        )
 
-    async def dead_letter(self, record: Any, error: Exception) -> None:
-        log.error("event.dead_lettered", topic=record.topic, offset=record.offset, error=repr(error))
+    async def _send_dead_letter(
+        self, key: str, topic: str, partition: int, offset: int, record_key: bytes | None,
+        headers: dict[str, str], value: bytes, error: Exception,
+    ) -> None:
+        reason = repr(error)[:1000]
+        log.error("event.dead_lettered", topic=topic, partition=partition, offset=offset,
+                  error=reason)
+        await asyncio.to_thread(
+            self.inbox.keep_dead_letter, key, topic, partition, offset, reason, headers, value
+        )
         if self.dead_letters is None:
             return
-        headers = list(record.headers or []) + [
-            ("dlq_error", repr(error)[:1000].encode()),
-            ("dlq_topic", record.topic.encode()),
-            ("dlq_offset", str(record.offset).encode()),
+        dlq_headers = [(k, v.encode()) for k, v in headers.items()] + [
+            ("dlq_error", reason.encode()),
+            ("dlq_topic", topic.encode()),
+            ("dlq_partition", str(partition).encode()),
+            ("dlq_offset", str(offset).encode()),
+            ("dlq_key", key.encode()),
+            ("dlq_service", self.settings.service_name.encode()),
         ]
-        await self.dead_letters.send_and_wait(
-            topics.dead_letter(record.topic), value=record.value, key=record.key, headers=headers
-        )
+        by_reference = dlq_headers + [
+            ("dlq_value_ref", f"{self.settings.service_name}:dead_letters/{key}".encode()),
+            ("dlq_value_size", str(len(value)).encode()),
+            ("dlq_value_sha256", hashlib.sha256(value).hexdigest().encode()),
+        ]
+        inline = len(value) + sum(len(k) + len(v) for k, v in dlq_headers) < INLINE_DEAD_LETTER_BYTES
+        for attempt in range(1, 6):
+            try:
+                await self.dead_letters.send_and_wait(
+                    topics.dead_letter(topic), value=value if inline else b"", key=record_key,
+                    headers=dlq_headers if inline else by_reference, partition=0,
+                )
+                return
+            except MessageSizeTooLargeError:
+                inline = False
+            except KafkaError:
+                log.warning("event.dead_letter_unsent", topic=topic, attempt=attempt)
+                await asyncio.sleep(0.5 * attempt)
+
+
+def fallback_key(record: Any) -> str:
+    """An identity for a record without a usable ce_id, so it is dead-lettered once."""
+    digest = hashlib.sha256(record.value or b"").hexdigest()[:16]
+    return f"record:{record.topic}:{record.partition}:{record.offset}:{digest}"
+
+
+def _text(headers: dict[str, Any], name: str) -> str:
+    value = headers.get(name)
+    if value is None:
+        raise InvalidEnvelope(f"missing header {name}")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _header_texts(record: Any) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in record.headers or []}
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()

@@ -58,19 +58,30 @@ async def ensure_topics(settings: ServiceSettings, names: list[str] | None = Non
         await admin.close()
 
 
-async def topic_is_empty(settings: ServiceSettings, topic: str) -> bool:
-    """True when the topic holds no record at all (e.g. the broker lost its memory)."""
-    consumer = AIOKafkaConsumer(**connection_options(settings), enable_auto_commit=False)
+async def fetch_ends(
+    settings: ServiceSettings, positions: dict[TopicPartition, int], timeout: float = 5.0
+) -> dict[TopicPartition, int]:
+    """The end of each partition as a fetch reports it (its high watermark), read by a new
+    client so that no earlier answer is taken for a new one.
+
+    Not ListOffsets: the embedded broker answers it with the base offset of the last batch
+    plus one, which is below the real end whenever a batch holds several records. Each
+    partition is fetched just before `positions[tp]`, where a record exists unless the
+    broker forgot it, so the answer comes without waiting.
+    """
+    consumer = AIOKafkaConsumer(
+        **connection_options(settings), enable_auto_commit=False, fetch_max_wait_ms=50
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in range(settings.kafka_topic_partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        for _ in range(3):
-            batch = await consumer.getmany(timeout_ms=500, max_records=1)
-            if any(batch.values()):
-                return False
-            await asyncio.sleep(0)
-        return True
+        consumer.assign(list(positions))
+        for tp, position in positions.items():
+            consumer.seek(tp, max(position - 1, 0))
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(consumer.highwater(tp) is None for tp in positions):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("no fetch answer from the broker")
+            await consumer.getmany(timeout_ms=50, max_records=1)
+        return {tp: int(consumer.highwater(tp)) for tp in positions}  # type: ignore[arg-type]
     finally:
         await consumer.stop()

@@ -1,21 +1,26 @@
 """Transactional outbox: publish the application's notification log to Kafka, in order.
 
 At-least-once: the position is saved after the broker acknowledged the batch, so a crash
-republishes the tail and consumers drop what they already processed. If the broker lost
-everything (the embedded one keeps nothing on disk), the relay republishes from the start.
+republishes the tail and consumers drop what they already processed. The relay notices, while
+it runs, a broker that forgot the topic (an acknowledged offset lower than an earlier one, or
+an end offset below what it had published: the embedded broker restarted, a topic was
+recreated) and then republishes everything from the start of the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
 
 from ants_events import IntegrationEvent, to_record
-from ants_runtime.kafka import connection_options, topic_is_empty
+from ants_runtime.kafka import connection_options, ensure_topics, fetch_ends
 from ants_runtime.positions import PositionStore
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication
@@ -25,7 +30,16 @@ log = structlog.get_logger(__name__)
 ToContract = Callable[[Any], IntegrationEvent | None]
 
 
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), with the partition count we created the topic
+    with: a topic auto-created with another count cannot scatter a dossier's events."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 class OutboxRelay:
+    stall_seconds = 15.0
+    check_seconds = 2.0
+
     def __init__(
         self,
         app: ServiceApplication,
@@ -48,9 +62,21 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
+        self.position = 0  # the last notification id the broker acknowledged
+        self.recorded = 0  # the last notification id this process saw stored
+        self._recorded_lock = threading.Lock()
+        self._acked: dict[int, int] = {}  # partition -> largest offset acknowledged
+        self._published = asyncio.Event()
+        self._last_success = time.monotonic()
+        self._last_check = time.monotonic()
+        self.problem: str | None = None
+        self._reset = False
+        self.recoveries: list[dict[str, str]] = []
 
-    def wake(self) -> None:
+    def wake(self, last_notification_id: int = 0, _changed: object = None) -> None:
         """Thread-safe: new events were stored."""
+        with self._recorded_lock:
+            self.recorded = max(self.recorded, last_notification_id)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
@@ -58,7 +84,8 @@ class OutboxRelay:
         self._loop = asyncio.get_running_loop()
         self.app.on_recorded(self.wake)
         self.producer = AIOKafkaProducer(
-            **connection_options(self.settings), acks="all", linger_ms=2, enable_idempotence=False
+            **connection_options(self.settings), acks="all", linger_ms=2,
+            enable_idempotence=False, request_timeout_ms=10_000,
         )
         await self.producer.start()
 
@@ -67,16 +94,23 @@ class OutboxRelay:
             await self.producer.stop()
 
     async def run(self) -> None:
-        position = await asyncio.to_thread(self.positions.get, self.name)
-        if position and await topic_is_empty(self.settings, self.topic):
-            log.warning("relay.broker_forgot", topic=self.topic, republish_from=1)
-            position = 0
+        self.position = await asyncio.to_thread(self.positions.get, self.name)
+        self.recorded = max(self.recorded, await asyncio.to_thread(self.app.max_notification_id))
+        starting = True
         while True:
             try:
-                position = await self.publish_after(position)
+                if starting and self.position and await self._topic_is_empty():
+                    self._forgotten("the topic is empty although events were published to it")
+                starting = False
+                self.position = await self.publish_after(self.position)
+                await self._check_broker()
+                if self._reset:
+                    await asyncio.to_thread(self.positions.set, self.name, 0)
+                    self._reset = False
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:  # noqa: BLE001 - keep relaying whatever happens
+                self.problem = f"relay cannot publish: {error!r}"[:300]
                 log.exception("relay.publish_failed", topic=self.topic)
                 await asyncio.sleep(1.0)
 
@@ -85,6 +119,8 @@ class OutboxRelay:
             self.app.recorder.select_notifications, position + 1, self.batch_size
         )
         if not notifications:
+            self._last_success = time.monotonic()
+            self.problem = None  # everything stored is on the broker
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
@@ -104,10 +140,85 @@ class OutboxRelay:
                     value=record.value,
                     key=record.key,
                     headers=[(k, v.encode()) for k, v in record.headers.items()],
+                    partition=partition_for(record.key, self.settings.kafka_topic_partitions),
                 )
             )
-        await asyncio.gather(*sends)
+        for metadata in await asyncio.gather(*sends):
+            if metadata.offset < self._acked.get(metadata.partition, -1):
+                self._forgotten(
+                    f"partition {metadata.partition} acknowledged offset {metadata.offset} "
+                    f"after {self._acked[metadata.partition]}"
+                )
+                return 0
+            self._acked[metadata.partition] = metadata.offset
         new_position = notifications[-1].id
         await asyncio.to_thread(self.positions.set, self.name, new_position)
         self.published += len(sends)
+        self.recorded = max(self.recorded, new_position)
+        self._succeeded(new_position)
         return new_position
+
+    # --- read-your-writes: a write answers once its events are on the broker ----------------
+
+    async def wait_published(self, notification_id: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.position < notification_id:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            published = self._published
+            try:
+                await asyncio.wait_for(published.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
+
+    def _succeeded(self, position: int) -> None:
+        self.position = position
+        self._last_success = time.monotonic()
+        self._published.set()
+        self._published = asyncio.Event()
+
+    # --- a broker that forgot -------------------------------------------------------------
+
+    async def _check_broker(self) -> None:
+        now = time.monotonic()
+        if self.position < self.recorded and now - self._last_success > self.stall_seconds:
+            self.problem = (
+                f"relay stalled: events {self.position + 1}-{self.recorded} unpublished for "
+                f"{now - self._last_success:.0f} s"
+            )
+        if now - self._last_check < self.check_seconds or not self._acked:
+            return
+        self._last_check = now
+        acked = {TopicPartition(self.topic, p): offset for p, offset in self._acked.items()}
+        ends = await fetch_ends(self.settings, acked)
+        for tp, end in ends.items():
+            if end <= self._acked[tp.partition]:
+                self._forgotten(
+                    f"partition {tp.partition} ends at {end} although offset "
+                    f"{self._acked[tp.partition]} was acknowledged"
+                )
+                return
+
+    def _forgotten(self, why: str) -> None:
+        reason = f"the broker forgot {self.topic} ({why}): republishing from the store"
+        log.warning("relay.broker_forgot", topic=self.topic, reason=why)
+        self.recoveries = [*self.recoveries[-9:], {"at": _now_iso(), "reason": reason}]
+        self.problem = reason
+        self._acked.clear()
+        self.position = 0
+        self._reset = True
+        if self._loop is not None:
+            self._loop.create_task(ensure_topics(self.settings))
+
+    async def _topic_is_empty(self) -> bool:
+        parts = range(self.settings.kafka_topic_partitions)
+        ends = await fetch_ends(self.settings, {TopicPartition(self.topic, p): 0 for p in parts})
+        return not any(ends.values())
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaError
@@ -17,7 +17,9 @@ from litestar.openapi import OpenAPIConfig
 
 from ants_events import topics
 from ants_runtime.auth import Principal, TokenVerifier
+from ants_runtime.changes import Changes
 from ants_runtime.http import (
+    FactNotYetKnown,
     bearer_principal,
     correlation_middleware,
     exception_handlers,
@@ -31,6 +33,7 @@ from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def faststream_security(settings: ServiceSettings) -> Any:
@@ -54,8 +57,23 @@ def faststream_security(settings: ServiceSettings) -> Any:
     )
 
 
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
 class ServiceRuntime:
-    """One service process: its application, its topic, its subscribers and its HTTP API."""
+    """One service process: its application, its topic, its subscribers and its HTTP API.
+
+    Read-your-writes across services, without the client retrying:
+    - a write answers once the events it stored are on the broker (`publish_wait_seconds`);
+    - a command that needs a fact from another service (`wait_for_fact`) first looks at its
+      state; if the fact is missing, it reads the end of every topic it follows and waits,
+      woken by each change of the subject, until it has handled everything published before
+      the call. Then the state is the truth (404/409 as usual); if that takes longer than
+      `propagation_wait_seconds`, 503 with Retry-After.
+    """
+
+    publish_wait_seconds = 5.0
+    propagation_wait_seconds = 10.0
 
     def __init__(
         self, settings: ServiceSettings, app: ServiceApplication, to_contract: ToContract
@@ -67,10 +85,12 @@ class ServiceRuntime:
             security=faststream_security(settings),
             logger=None,
         )
-        self.inbound = InboundEvents(app, self.broker, settings.kafka_topic_partitions)
+        self.inbound = InboundEvents(app, settings)
         self.relay = OutboxRelay(
             app, to_contract, settings, topics.BY_PRODUCER[settings.service_name]
         )
+        self.changes = Changes()
+        app.on_recorded(lambda _last, changed: self.changes.changed(changed))
         self._verifier: TokenVerifier | None = None
 
     @property
@@ -85,18 +105,23 @@ class ServiceRuntime:
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
         await self.wait_for_broker()
-        self.inbound.subscribe()
+        self.changes.bind(asyncio.get_running_loop())
         await self.relay.start()
         self.inbound.dead_letters = self.relay.producer
         await self.broker.start()
-        relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        tasks = [
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(self.inbound.run(), name="inbound-events"),
+        ]
         log.info("service.started", service=self.settings.service_name, port=self.settings.http_port)
         try:
             yield
         finally:
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.broker.stop()
             await self.relay.stop()
             self.app.close()
@@ -121,6 +146,87 @@ class ServiceRuntime:
     async def broker_reachable(self) -> bool:
         return bool(await self.broker.ping(timeout=2.0))
 
+    async def delivery_working(self) -> bool | str:
+        problems = [p for p in (self.relay.problem, self.inbound.problem) if p]
+        return "; ".join(problems) if problems else True
+
+    def delivery_details(self) -> dict[str, Any]:
+        recoveries = sorted(
+            [*self.relay.recoveries, *self.inbound.recoveries], key=lambda r: r["at"]
+        )
+        return {
+            "delivery": {
+                "published_through": self.relay.position,
+                "stored_through": self.relay.recorded,
+                "events_processed": self.inbound.processed,
+                "recoveries": recoveries[-10:],
+            }
+        }
+
+    # --- read-your-writes ------------------------------------------------------------------
+
+    async def wait_for_fact(self, subject: Any, check: Callable[[], bool]) -> bool:
+        """True as soon as `check()` holds; False once everything published before this call
+        was handled and it still does not; FactNotYetKnown (503) when that takes too long."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.propagation_wait_seconds
+        with self.changes.waiter(subject) as changed:
+            if await asyncio.to_thread(check):
+                return True
+            try:
+                ends = await asyncio.wait_for(
+                    self.inbound.end_offsets(), self.propagation_wait_seconds
+                )
+            except TimeoutError:
+                raise FactNotYetKnown() from None
+            while not self.inbound.reached(ends):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise FactNotYetKnown()
+                woken = asyncio.ensure_future(changed.next(remaining))
+                progressed = asyncio.ensure_future(self.inbound.progressed(remaining))
+                done, pending = await asyncio.wait(
+                    {woken, progressed}, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in pending:
+                    task.cancel()
+                if woken in done and woken.result() and await asyncio.to_thread(check):
+                    return True
+            return await asyncio.to_thread(check)
+
+    async def wait_for_change(
+        self, subject: Any, load: Callable[[], T], until: Callable[[T], bool], timeout: float
+    ) -> T:
+        """Long poll: the aggregate as soon as `until` holds for it, or as it is at `timeout`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        with self.changes.waiter(subject) as changed:
+            while True:
+                found = await asyncio.to_thread(load)
+                remaining = deadline - asyncio.get_running_loop().time()
+                if until(found) or remaining <= 0:
+                    return found
+                await changed.next(remaining)
+
+    def published_middleware(self, app: Any) -> Any:
+        """A write answers once the events it stored are on the broker: a client that turns
+        to another service next finds the fact there (or waits for it, see wait_for_fact)."""
+
+        async def middleware(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS:
+                await app(scope, receive, send)
+                return
+
+            async def send_when_published(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    await self.relay.wait_published(
+                        self.relay.recorded, self.publish_wait_seconds
+                    )
+                await send(message)
+
+            await app(scope, receive, send_when_published)
+
+        return middleware
+
     def http_app(
         self,
         route_handlers: Sequence[Any],
@@ -131,18 +237,29 @@ class ServiceRuntime:
         dependencies: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Litestar:
-        health = health_route({"store": self.store_reachable, "broker": self.broker_reachable})
+        health = health_route(
+            {
+                "store": self.store_reachable,
+                "broker": self.broker_reachable,
+                "delivery": self.delivery_working,
+            },
+            self.delivery_details,
+        )
         return Litestar(
             route_handlers=[health, *route_handlers],
             dependencies={
                 "principal": Provide(self.principal, sync_to_thread=False),
+                "runtime": Provide(lambda: self, sync_to_thread=False),
                 **(dependencies or {}),
             },
             exception_handlers=exception_handlers(domain_errors),
             lifespan=[self.lifespan],
             openapi_config=OpenAPIConfig(title=title, version="1.0.0", description=description),
             logging_config=None,
-            middleware=[correlation_middleware, *kwargs.pop("middleware", [])],
+            middleware=[
+                correlation_middleware, self.published_middleware,
+                *kwargs.pop("middleware", []),
+            ],
             **kwargs,
         )
 

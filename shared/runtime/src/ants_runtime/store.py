@@ -17,9 +17,15 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f1b3c52-0a44-4c1e-9d1e-5d6f3b8f2a10")
 
 
 def event_id_of(domain_event: DomainEventProtocol[Any]) -> uuid.UUID:
-    """A stable public id for a stored domain event: republishing it gives the same ce_id."""
+    """A stable public id for a stored domain event: republishing it gives the same ce_id.
+
+    The timestamp is part of it: a store restored from an older backup records new events at
+    versions it had already used before the loss, and those must not pass for the lost ones.
+    """
     return uuid.uuid5(
-        EVENT_ID_NAMESPACE, f"{domain_event.originator_id}:{domain_event.originator_version}"
+        EVENT_ID_NAMESPACE,
+        f"{domain_event.originator_id}:{domain_event.originator_version}:"
+        f"{domain_event.timestamp.isoformat()}",
     )
 
 
@@ -61,7 +67,7 @@ class ServiceApplication(Application[uuid.UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[int, set[uuid.UUID]], None]] = []
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
@@ -71,13 +77,19 @@ class ServiceApplication(Application[uuid.UUID]):
         assert isinstance(self.recorder, ProcessRecorder)
         return self.recorder
 
-    def on_recorded(self, listener: Callable[[], None]) -> None:
-        """Called (from any thread) after new events are stored: the relay uses it."""
+    def on_recorded(self, listener: Callable[[int, set[uuid.UUID]], None]) -> None:
+        """Called (from the saving thread) after new events are stored, with the largest
+        notification id and the ids of the aggregates that changed: the relay and the
+        waiters of changes use it."""
         self._listeners.append(listener)
 
     def _notify(self, recordings: Any) -> None:
+        if not recordings:
+            return
+        last = max(r.notification.id for r in recordings)
+        changed = {r.domain_event.originator_id for r in recordings}
         for listener in self._listeners:
-            listener()
+            listener(last, changed)
 
     def already_processed(self, tracking: Tracking) -> bool:
         return self.process_recorder.has_tracking_id(
@@ -85,9 +97,9 @@ class ServiceApplication(Application[uuid.UUID]):
         )
 
     def process(self, tracking: Tracking, handle: Callable[[], Iterable[Any]]) -> bool:
-        """Run an inbound handler once per tracked position; store its events with the tracking.
+        """Run an inbound handler once per tracking key; store its events with the tracking.
 
-        Returns False when the position was already processed (a duplicate delivery).
+        Returns False when the key was already processed (a duplicate delivery).
         """
         if self.already_processed(tracking):
             return False

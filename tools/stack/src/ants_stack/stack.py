@@ -97,17 +97,17 @@ class Stack:
         ensure_keypair(keys / "token-private.pem", keys / "token-public.pem")
         if self.config.postgres_prefix:
             create_databases(self.config.postgres_prefix)
+        for name, port in [("broker", self.config.broker_port), *self.config.ports.items()]:
+            if port_in_use(port):
+                raise RuntimeError(
+                    f"port {port} ({name}) is already in use: is the system already running?"
+                )
         self.start_broker()
         for name in self.services:
             self.start_service(name)
         self.wait_healthy(timeout)
 
     def start_broker(self) -> None:
-        for name, port in [("broker", self.config.broker_port), *self.config.ports.items()]:
-            if port_in_use(port):
-                raise RuntimeError(
-                    f"port {port} ({name}) is already in use: is the system already running?"
-                )
         url = f"tcp://127.0.0.1:{self.config.broker_port}"
         log = open(self.logs / "broker.log", "ab")  # noqa: SIM115 - owned by the child
         self.broker = subprocess.Popen(

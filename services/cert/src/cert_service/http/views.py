@@ -30,7 +30,7 @@ def review_view(file: ReviewFile) -> dict[str, Any]:
         "earlier_decisions": [
             decision_view(r) for r in file.dossier_reviews if r.is_decided and r.id != review.id
         ],
-        "rejection_reasons": [{"code": c, "label": l} for c, l in REJECTION_REASONS.items()],
+        "rejection_reasons": [{"code": c, "label": label} for c, label in REJECTION_REASONS.items()],
         "version": review.version,
     }
 

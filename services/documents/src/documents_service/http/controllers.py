@@ -17,6 +17,7 @@ from msgspec import Struct
 
 from ants_runtime.auth import Principal
 from ants_runtime.http import error_body
+from ants_runtime.service import ServiceRuntime
 from documents_service.application import DocumentsApplication
 from documents_service.domain.model import CertificateNotFound, Reader
 from documents_service.domain.uploads import FileTooLarge, NoFile
@@ -94,12 +95,17 @@ class DossierDocumentsController(Controller):
         dossier_id: UUID,
         principal: Principal,
         documents: DocumentsApplication,
+        runtime: ServiceRuntime,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> DeclarationReceived:
         upload = data.get("file")
         if not isinstance(upload, UploadFile):
             raise NoFile
         content = await upload.read()
+        documents.check_declaration_file(content)  # input before state
+        await runtime.wait_for_fact(
+            dossier_id, lambda: documents.awaits_declaration(dossier_id)
+        )
         document = await asyncio.to_thread(
             documents.upload_declaration, dossier_id, principal.account_id, content
         )

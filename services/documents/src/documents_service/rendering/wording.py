@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone, tzinfo
+from datetime import date, datetime, tzinfo, UTC
 from decimal import Decimal
 
 REASONS = {"perte": "Perte", "vol": "Vol", "deterioration": "Détérioration"}
@@ -30,7 +30,7 @@ def local_time(moment: datetime | str, zone: tzinfo) -> datetime:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone)
 
 

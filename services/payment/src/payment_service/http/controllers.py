@@ -15,6 +15,7 @@ from msgspec import Struct
 
 from ants_runtime.auth import Principal
 from ants_runtime.fees import FeeSchedule
+from ants_runtime.service import ServiceRuntime
 from payment_service.application import PaymentApplication, today_in_france
 from payment_service.domain.model import PayableDossier, Payment, PaymentError
 
@@ -70,10 +71,10 @@ class ErrorView(Struct):
 WHY = {
     401: "Not logged in, or the token is invalid or expired",
     403: "Not the caller's dossier or payment",
-    404: "Unknown payment (or dossier not known here yet)",
-    409: "The dossier is not awaiting payment (unknown yet, already authorised or paid)",
+    404: "Unknown payment, or a dossier never made payable",
+    409: "The dossier is not awaiting payment (unknown, already authorised or paid, cancelled)",
     422: "Invalid input or card, card declined, or Idempotency-Key reused for another request",
-    503: "No fee schedule in force today",
+    503: "No fee schedule in force today, or the dossier's news still on its way (Retry-After)",
 }
 
 
@@ -116,16 +117,19 @@ class PaymentsController(Controller):
         description="Authorises the amount due on the card (« Valider »); the payment still has "
         "to be recorded. With an Idempotency-Key, a retry returns the same payment (200, "
         "header Idempotent-Replayed) and never authorises twice.",
-        responses=errors(401, 403, 409, 422),
+        responses=errors(401, 403, 409, 422, 503),
     )
     async def authorise(
         self,
         data: PaymentRequest,
         principal: Principal,
         payments: PaymentApplication,
+        runtime: ServiceRuntime,
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
     ) -> Response[PaymentView]:
         structlog.contextvars.bind_contextvars(dossier_id=str(data.dossier_id))
+        payments.check_card(data.card_number, data.expiry, data.cvv)  # input before state
+        await runtime.wait_for_fact(data.dossier_id, lambda: payments.knows(data.dossier_id))
         payment, created = await asyncio.to_thread(
             payments.authorise_payment, principal.account_id, data.dossier_id, data.card_number,
             data.expiry, data.cvv, idempotency_key,
@@ -162,12 +166,14 @@ class PaymentsController(Controller):
 
     @get(
         "/dossiers/{dossier_id:uuid}", summary="Whether a dossier of the caller awaits payment",
-        description="404 until the dossier has been declared ready for payment.",
-        responses=errors(401, 403, 404),
+        description="404 when the dossier was never declared ready for payment.",
+        responses=errors(401, 403, 404, 503),
     )
     async def dossier(
-        self, dossier_id: UUID, principal: Principal, payments: PaymentApplication
+        self, dossier_id: UUID, principal: Principal, payments: PaymentApplication,
+        runtime: ServiceRuntime,
     ) -> DossierView:
+        await runtime.wait_for_fact(dossier_id, lambda: payments.knows(dossier_id))
         found = await asyncio.to_thread(payments.get_dossier, principal.account_id, dossier_id)
         return dossier_view(found)
 

@@ -7,7 +7,6 @@ page opened out of turn sends the person to the right one.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any
 
@@ -37,7 +36,6 @@ DECLARATION_FIELDS = ("declarations", "sworn_statement", "legal_terms")
 CARD_FIELDS = ("card_number", "expiry", "cvv")
 UPLOAD_FIELDS = ("file",)
 REPLY_FIELDS = ("text", "file")
-STILL_PREPARING = "Votre dossier est en cours de préparation, réessayez dans un instant."
 
 # next_action.code (requests service) -> the page of that step
 STEPS = {
@@ -218,29 +216,18 @@ class ProcedureController(Controller):
             dossier = await services.dossier(user.token, str(dossier_id))
             if step_of(dossier) != "recapitulatif":
                 return Redirect(step_url(dossier))
-            deadline = time.monotonic() + settings.portal_catch_up_seconds
-            while True:
-                response = await services.authorise(user.token, str(dossier_id), card, token)
-                if response.status_code in (200, 201):
-                    outcome.result = (
-                        f"/dossiers/{dossier_id}/paiement/{response.json()['payment_id']}"
-                    )
-                    return Redirect(outcome.result)
-                if response.status_code != 409:
-                    errors = FormErrors.of(ApiError.from_response(response), CARD_FIELDS)
-                    break
-                # 409: not payable here. Either the payment service has not heard of the
-                # dossier yet (wait for it), or a payment already exists (go on with it).
-                known = await services.payment_status(user.token, str(dossier_id))
-                already = payment_step(str(dossier_id), known)
+            response = await services.authorise(user.token, str(dossier_id), card, token)
+            if response.status_code in (200, 201):
+                outcome.result = f"/dossiers/{dossier_id}/paiement/{response.json()['payment_id']}"
+                return Redirect(outcome.result)
+            if response.status_code == 409:  # a payment already exists: go on with it
+                already = payment_step(
+                    str(dossier_id), await services.payment_status(user.token, str(dossier_id))
+                )
                 if already:
                     outcome.result = already
                     return Redirect(already)
-                if known is not None or time.monotonic() > deadline:
-                    message = ApiError.from_response(response).message if known else STILL_PREPARING
-                    errors = FormErrors.single(message, fields=CARD_FIELDS)
-                    break
-                await asyncio.sleep(1.0)
+            errors = FormErrors.of(ApiError.from_response(response), CARD_FIELDS)
             card["cvv"] = ""  # never shown back
             return render(
                 request, "procedure/payment.html", status=response.status_code, dossier=dossier,
@@ -373,7 +360,7 @@ class ProcedureController(Controller):
                     request, dossier, user, services, settings, status=error.status,
                     errors=FormErrors.of(error, UPLOAD_FIELDS),
                 )
-            await self._until_received(services, user, str(dossier_id), document_id, settings)
+            await self._until_received(services, user, dossier, document_id, settings)
             flash(request, "Votre déclaration de vol a bien été transmise au CERT.", "success")
             outcome.result = f"/dossiers/{dossier_id}/controle"
             return Redirect(outcome.result)
@@ -413,7 +400,7 @@ class ProcedureController(Controller):
                 flash(request, sent, "success")
                 outcome.result = f"/dossiers/{dossier_id}/declaration-de-vol"
                 return Redirect(outcome.result)
-            await self._until_received(services, user, str(dossier_id), document_id, settings)
+            await self._until_received(services, user, dossier, document_id, settings)
             flash(request, f"{sent} Votre nouveau document est en attente de contrôle.", "success")
             outcome.result = f"/dossiers/{dossier_id}/controle"
             return Redirect(outcome.result)
@@ -422,38 +409,37 @@ class ProcedureController(Controller):
         self, services: Services, user: User, dossier: dict[str, Any],
         upload: UploadFile | None, settings: Settings,
     ) -> str:
-        """Send the file to the documents service, waiting while it has not yet learnt that
-        the dossier awaits a declaration (the news travels as an event)."""
+        """Send the file to the documents service (which waits, if need be, for the news that
+        the dossier awaits a declaration)."""
         if upload is None:
             content, filename, media_type = b"", "", "application/octet-stream"
         else:
             content, filename = await upload.read(), upload.filename
             media_type = upload.content_type or "application/octet-stream"
-        deadline = time.monotonic() + settings.portal_catch_up_seconds
-        while True:
-            response = await services.upload_declaration(
-                user.token, dossier["dossier_id"], filename, content, media_type
-            )
-            if response.status_code == 201:
-                return str(response.json()["document_id"])
-            error = ApiError.from_response(response)
-            if response.status_code not in (404, 409):
-                raise ApiError(error.status, error.message, [("file", error.message)])
-            if time.monotonic() > deadline:
-                raise ApiError(409, STILL_PREPARING, [(None, STILL_PREPARING)])
-            await asyncio.sleep(1.0)
+        response = await services.upload_declaration(
+            user.token, dossier["dossier_id"], filename, content, media_type
+        )
+        if response.status_code == 201:
+            return str(response.json()["document_id"])
+        error = ApiError.from_response(response)
+        raise ApiError(error.status, error.message, [("file", error.message)])
 
     @staticmethod
     async def _until_received(
-        services: Services, user: User, dossier_id: str, document_id: str, settings: Settings
+        services: Services, user: User, dossier: dict[str, Any], document_id: str,
+        settings: Settings,
     ) -> None:
-        """Wait until the dossier shows the new document, so the next page tells the truth."""
+        """Wait (each call returns at the dossier's next change) until the dossier shows the
+        new document, so that the next page tells the truth."""
         deadline = time.monotonic() + settings.portal_catch_up_seconds
-        while time.monotonic() < deadline:
-            dossier = await services.dossier(user.token, dossier_id)
-            if document_id in dossier.get("declaration_documents", []):
+        while document_id not in dossier.get("declaration_documents", []):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return
-            await asyncio.sleep(0.5)
+            dossier = await services.dossier(
+                user.token, dossier["dossier_id"], wait_version=dossier["version"],
+                timeout=remaining,
+            )
 
     @get("/dossiers/{dossier_id:uuid}/controle", name="procedure.review")
     async def under_review(

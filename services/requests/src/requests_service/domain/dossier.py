@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from requests_service.domain.errors import InvalidRequest, WrongState
+from requests_service.domain.errors import InvalidRequest, TooEarly, WrongState
 
 
 def now() -> str:
@@ -159,9 +159,15 @@ class Dossier(Aggregate):
 
     # --- facts from the other services (idempotent by business key) -----------------------
 
+    # Facts from different topics arrive in any order. Each method answers False for a fact
+    # already applied or made moot (a cancelled dossier) and raises TooEarly for one that
+    # follows a fact not seen yet, so that it is applied later rather than lost.
+
     def receive_declaration(self, document_id: str, sha256: str, media_type: str) -> bool:
-        if document_id in self.declaration_documents or self.status != "awaiting_declaration":
+        if document_id in self.declaration_documents or not self.is_open:
             return False
+        if self.status != "awaiting_declaration":
+            raise TooEarly("another declaration is under review: its rejection comes first")
         self._declaration_received(document_id=document_id, sha256=sha256, media_type=media_type)
         return True
 
@@ -171,7 +177,10 @@ class Dossier(Aggregate):
         self.status = "under_review"
 
     def reject_declaration(self, review_id: str, document_id: str, reason: str, note: str) -> bool:
-        if self.decided(review_id) or self.status != "under_review":
+        if self.decided(review_id) or not self.is_open:
+            return False
+        self.check_declaration_received(document_id)
+        if self.status != "under_review":
             return False
         self._declaration_rejected(
             review_id=review_id, document_id=document_id, reason=reason, note=note, at=now()
@@ -189,7 +198,10 @@ class Dossier(Aggregate):
         self.status = "awaiting_declaration"
 
     def accept_declaration(self, review_id: str, document_id: str, note: str) -> bool:
-        if self.decided(review_id) or self.status != "under_review":
+        if self.decided(review_id) or not self.is_open:
+            return False
+        self.check_declaration_received(document_id)
+        if self.status != "under_review":
             return False
         self._declaration_accepted(review_id=review_id, document_id=document_id, note=note, at=now())
         return True
@@ -200,6 +212,10 @@ class Dossier(Aggregate):
             {"review_id": review_id, "document_id": document_id, "decision": "accepted",
              "reason": None, "note": note, "at": at}
         )
+
+    def check_declaration_received(self, document_id: str) -> None:
+        if document_id not in self.declaration_documents:
+            raise TooEarly("the CERT decided on a declaration whose upload has not arrived yet")
 
     def decided(self, review_id: str) -> bool:
         return any(d["review_id"] == review_id for d in self.review_decisions)
@@ -227,10 +243,23 @@ class Dossier(Aggregate):
         )
 
     def record_payment(self, payment_id: str, amount: str, currency: str) -> bool:
-        if self.payment is not None or self.status != "ready_for_payment":
+        if self.payment is not None:
             return False
+        if self.status == "cancelled":
+            # Paid while being cancelled: the money was taken, so the dossier keeps the fact.
+            self._paid_after_cancellation(
+                payment_id=payment_id, amount=amount, currency=currency, at=now()
+            )
+            return True
+        if self.status != "ready_for_payment":
+            raise TooEarly("a payment for a dossier not yet payable")
         self._paid(payment_id=payment_id, amount=amount, currency=currency, at=now())
         return True
+
+    @event("PaidAfterCancellation", topic="requests:Dossier.PaidAfterCancellation")
+    def _paid_after_cancellation(self, payment_id: str, amount: str, currency: str, at: str) -> None:
+        self.payment = {"payment_id": payment_id, "amount": amount, "currency": currency,
+                        "at": at}
 
     @event("Paid", topic="requests:Dossier.Paid")
     def _paid(self, payment_id: str, amount: str, currency: str, at: str) -> None:
@@ -239,8 +268,10 @@ class Dossier(Aggregate):
         self.status = "paid"
 
     def complete(self, certificate_number: str, valid_until: str, documents: list[dict[str, str]]) -> bool:
-        if self.status != "paid":
+        if self.status in {"completed", "cancelled"}:
             return False
+        if self.status != "paid":
+            raise TooEarly("the certificate arrived before the payment")
         self._completed(
             certificate_number=certificate_number, valid_until=valid_until, documents=documents,
             at=now(),

@@ -39,3 +39,8 @@ class NotYourDossier(RequestsError):
 
 class Busy(RequestsError):
     """Too many concurrent changes to the same records: try again (503)."""
+
+
+class TooEarly(Exception):
+    """A fact from another service arrived before the fact it follows (a certificate before
+    its payment): it must be applied later, not dropped."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, get, post
+from litestar.params import Parameter
 from msgspec import Struct
 
 from ants_runtime.auth import Principal
 from ants_runtime.http import Forbidden, require_role
+from ants_runtime.service import ServiceRuntime
 from requests_service.application import RequestsApplication
 from requests_service.domain.dossier import Dossier
 from requests_service.domain.errors import NotYourDossier
@@ -69,12 +71,25 @@ class DossiersController(Controller):
         shown = [d for d in dossiers if all or d.is_open]
         return [dossier_view(d, requests) for d in reversed(shown)]
 
-    @get("/{dossier_id:uuid}", summary="One dossier, rebuilt from its events")
+    @get(
+        "/{dossier_id:uuid}", summary="One dossier, rebuilt from its events",
+        description="With `wait_version=N`, answers as soon as the dossier's version is above "
+        "N (at once if it already is), or after `timeout` seconds with the dossier as it is: "
+        "a client waits for the next change without polling.",
+    )
     async def read(
-        self, dossier_id: UUID, principal: Principal, requests: RequestsApplication
+        self, dossier_id: UUID, principal: Principal, requests: RequestsApplication,
+        runtime: ServiceRuntime,
+        wait_version: Annotated[int | None, Parameter(ge=0)] = None,
+        timeout: Annotated[float, Parameter(gt=0, le=60)] = 10.0,
     ) -> dict[str, Any]:
         dossier = await asyncio.to_thread(requests.get_dossier, dossier_id)
         check_reader(dossier, principal)
+        if wait_version is not None and dossier.version <= wait_version:
+            dossier = await runtime.wait_for_change(
+                dossier_id, lambda: requests.get_dossier(dossier_id),
+                lambda found: found.version > wait_version, timeout,
+            )
         return dossier_view(dossier, requests)
 
     @post("/{dossier_id:uuid}/declarations", status_code=200, summary="Tick the legal declarations")
