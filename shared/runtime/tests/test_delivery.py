@@ -298,3 +298,43 @@ async def test_a_consumer_reads_again_from_the_start_when_the_broker_forgot(brok
             await until(the_new_event_was_processed)
             assert any("forgot" in r["reason"] for r in [*inbound.recoveries, *relay.recoveries])
     assert seen == ["un", "deux", "trois", "quatre", "cinq"]
+
+
+async def test_events_of_a_producer_restored_from_an_older_backup_are_processed(broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(broker.bootstrap, tmp_path, "requests")
+    await ensure_topics(settings)
+    app, counter = make_producer(tmp_path, "un")
+    async with started_relay(app, settings) as relay:
+        await until(lambda: relay.wait_published(2, timeout=0.1))
+    app.close()
+    backup = (tmp_path / "p.sqlite").read_bytes()
+
+    app = sqlite_app(Producer, tmp_path / "p.sqlite")
+    counter = app.repository.get(counter.id)
+    counter.cancel("deux")  # lost with the database below
+    app.save(counter)
+    seen: list[str] = []
+    consumer_app = sqlite_app(Consumer, tmp_path / "c.sqlite")
+    async with started_relay(app, settings) as relay:
+        await until(lambda: relay.wait_published(3, timeout=0.1))
+        inbound = consumer_of(broker.bootstrap, tmp_path, consumer_app, seen, relay.producer)  # type: ignore[arg-type]
+        async with running(inbound):
+            await caught_up(inbound)
+    app.close()
+    assert seen == ["un", "deux"]
+
+    # The producer's database is restored from the backup: its next event reuses the
+    # notification id and the aggregate version of the lost one, and is still processed.
+    (tmp_path / "p.sqlite").write_bytes(backup)
+    app = sqlite_app(Producer, tmp_path / "p.sqlite")
+    counter = app.repository.get(counter.id)
+    counter.cancel("trois")
+    app.save(counter)
+    async with started_relay(app, settings) as relay:
+        await until(lambda: relay.wait_published(3, timeout=0.1))
+        inbound = consumer_of(broker.bootstrap, tmp_path, consumer_app, seen, relay.producer)  # type: ignore[arg-type]
+        async with running(inbound):
+            await caught_up(inbound)
+    assert seen == ["un", "deux", "trois"]
+    sequences = [dict(r.headers)["ce_sequence"] for r in await read_topic(broker.bootstrap, topics.REQUESTS)]
+    assert sequences == [b"2", b"3", b"3"]

@@ -311,7 +311,7 @@ async def test_another_fee_schedule_file_can_be_configured(
     schedule = tmp_path / "fees.json"
     def period(valid_from: str, *amounts: str) -> dict:
         codes = ("Y4", "Y5")
-        lines = [{"code": c, "label": f"Taxe {c}", "amount": a} for c, a in zip(codes, amounts, strict=True)]
+        lines = [{"code": c, "label": f"Taxe {c}", "amount": a} for c, a in zip(codes, amounts, strict=False)]
         return {"valid_from": valid_from, "lines": lines}
 
     schedule.write_text(json.dumps({"periods": [

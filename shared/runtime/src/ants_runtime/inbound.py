@@ -87,6 +87,7 @@ class InboundEvents:
         self._progress = asyncio.Event()
         self._last_progress = time.monotonic()
         self._last_sweep = time.monotonic()
+        self._ends: tuple[float, asyncio.Future[dict[TopicPartition, int]]] | None = None
 
     def on(self, contract: type[IntegrationEvent], handler: Handler) -> None:
         self.handlers[contract] = handler
@@ -185,10 +186,20 @@ class InboundEvents:
     # --- catching up (read-your-writes across services) -----------------------------------
 
     async def end_offsets(self) -> dict[TopicPartition, int]:
-        """The end of every followed partition, now: what a caller may wait to be handled."""
+        """The end of every followed partition, read after this call began: what a caller may
+        wait to be handled. Concurrent callers share a reading that began after they did."""
         if self.consumer is None or not self.partitions:
             return {}
-        return await fetch_ends(self.settings, dict(self.done_offsets))
+        asked_at = time.monotonic()
+        while True:
+            current = self._ends
+            if current is not None and current[0] >= asked_at:
+                return await asyncio.shield(current[1])
+            if current is not None and not current[1].done():
+                await asyncio.wait([current[1]])  # began too early for us: join the next one
+                continue
+            task = asyncio.ensure_future(fetch_ends(self.settings, dict(self.done_offsets)))
+            self._ends = (time.monotonic(), task)
 
     def reached(self, ends: dict[TopicPartition, int]) -> bool:
         return all(self.done_offsets.get(tp, 0) >= end for tp, end in ends.items())

@@ -177,7 +177,8 @@ class ServiceRuntime:
                 ends = await asyncio.wait_for(
                     self.inbound.end_offsets(), self.propagation_wait_seconds
                 )
-            except TimeoutError:
+            except Exception:  # noqa: BLE001 - the broker cannot tell: come back later
+                log.warning("propagation.ends_unknown", exc_info=True)
                 raise FactNotYetKnown() from None
             while not self.inbound.reached(ends):
                 remaining = deadline - loop.time()
