@@ -137,9 +137,9 @@ class InboundEvents:
                 batches = await consumer.getmany(
                     timeout_ms=self.fetch_max_wait_ms, max_records=self.batch_size
                 )
-                for tp, records in batches.items():
-                    await self.handle_batch(records)
-                    self.done_offsets[tp] = records[-1].offset + 1
+                # Partitions are handled side by side (a slow one does not hold the others);
+                # within a partition, in order.
+                await asyncio.gather(*(self._handle_partition(tp, r) for tp, r in batches.items()))
                 if batches:
                     self._advanced()
                 await self._check_positions(consumer)
@@ -148,6 +148,10 @@ class InboundEvents:
         finally:
             self.consumer = None
             await consumer.stop()
+
+    async def _handle_partition(self, tp: TopicPartition, records: list[Any]) -> None:
+        await self.handle_batch(records)
+        self.done_offsets[tp] = records[-1].offset + 1
 
     async def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
         """Notice a broker that forgot a partition, a stall, and being caught up."""
@@ -299,6 +303,8 @@ class InboundEvents:
         await asyncio.to_thread(self.inbox.park, parked)
         self._parked_subjects.add(decoded.subject)
         log.info("event.parked", subject=decoded.subject, reason=str(reason))
+        # Another partition may have changed the subject while this one was parking.
+        await self.retry_parked(decoded.subject)
 
     async def retry_parked(self, subject: str | None = None) -> None:
         """Try parked records again, oldest first; each success may unblock the next."""
