@@ -1,23 +1,69 @@
 """`make bench`: push N loss-case dossiers through the running system and time every step.
 
-Run `make run` first (or point --base at another host's ports). Uses the seeded test fleet
-(vehicles ZZ-…, held by "Flotte ESSAI"); a vehicle whose request is still open is skipped.
+Run `make run` first. Uses the seeded test fleet (vehicles ZZ-…, held by "Flotte ESSAI");
+one account per dossier, created before the clock starts. Besides throughput and the
+p50/p95/p99 of every step, it reports the CPU each process of the system spent per dossier
+(read from /proc, so the figure holds on a loaded machine) and its resident memory. Waiting
+for completion costs the system nothing between changes: the dossier is read with
+`?wait_version=`, which answers at its next change.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ants_stack.stack import SERVICES
+
 STEPS = ["start", "declare", "submit", "pay", "record", "completed", "total"]
 CARD = {"card_number": "4970100006000000", "expiry": "12/30", "cvv": "123"}
+PORTS = {"identity": 8001, "requests": 8002, "payment": 8004}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+
+def system_processes() -> list[Process]:
+    """The broker and the services of the running system, found by their command lines."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [w.decode(errors="replace") for w in command if w]
+        if len(words) >= 2 and "tansu" in Path(words[0]).name and words[1] == "broker":
+            found.append(Process("broker", int(entry.name)))
+        for name in SERVICES:
+            if f"{name}_service" in words:
+                found.append(Process(name, int(entry.name)))
+    return sorted(found, key=lambda p: p.name)
 
 
 class Bench:
@@ -27,22 +73,23 @@ class Bench:
         self.failures: dict[str, int] = defaultdict(int)
         self.slots = asyncio.Semaphore(concurrency)
 
-    def url(self, port: int, path: str) -> str:
-        return f"http://{self.host}:{port}{path}"
+    def url(self, service: str, path: str) -> str:
+        return f"http://{self.host}:{PORTS[service]}{path}"
 
     async def login(self, client: httpx.AsyncClient) -> dict[str, str]:
-        email = f"flotte.essai.{uuid.uuid4().hex[:8]}@example.fr"
+        email = f"flotte.essai.{uuid.uuid4().hex[:12]}@example.fr"
         account = {"email": email, "password": "bench-2026", "given_name": "Flotte", "family_name": "ESSAI"}
-        (await client.post(self.url(8001, "/accounts"), json=account)).raise_for_status()
-        session = await client.post(self.url(8001, "/sessions"), json={"email": email, "password": "bench-2026"})
+        (await client.post(self.url("identity", "/accounts"), json=account)).raise_for_status()
+        session = await client.post(self.url("identity", "/sessions"), json={"email": email, "password": "bench-2026"})
         session.raise_for_status()
         return {"Authorization": f"Bearer {session.json()['access_token']}"}
 
-    async def timed(self, step: str, call: Any) -> Any:
+    async def timed(self, step: str, call: Any) -> httpx.Response:
         began = time.perf_counter()
-        result = await call
+        response: httpx.Response = await call
         self.timings[step].append(time.perf_counter() - began)
-        return result
+        response.raise_for_status()
+        return response
 
     async def one(self, client: httpx.AsyncClient, auth: dict[str, str], plate: str) -> None:
         async with self.slots:
@@ -59,24 +106,22 @@ class Bench:
 
     async def _one(self, client: httpx.AsyncClient, auth: dict[str, str], plate: str) -> None:
         body = {"reason": "perte", "person": "titulaire", "special_case": False, "plate": plate}
-        started = await self.timed("start", client.post(self.url(8002, "/dossiers"), json=body, headers=auth))
-        started.raise_for_status()
+        started = await self.timed("start", client.post(self.url("requests", "/dossiers"), json=body, headers=auth))
         dossier_id = started.json()["dossier_id"]
         declarations = {"sworn_statement": True, "legal_terms": True}
-        (await self.timed("declare", client.post(self.url(8002, f"/dossiers/{dossier_id}/declarations"), json=declarations, headers=auth))).raise_for_status()
-        (await self.timed("submit", client.post(self.url(8002, f"/dossiers/{dossier_id}/submit"), headers=auth))).raise_for_status()
+        await self.timed("declare", client.post(self.url("requests", f"/dossiers/{dossier_id}/declarations"), json=declarations, headers=auth))
+        await self.timed("submit", client.post(self.url("requests", f"/dossiers/{dossier_id}/submit"), headers=auth))
         # Paid right after the submission: the payment service waits for the news itself.
-        paid = await self.timed("pay", client.post(self.url(8004, "/payments"), json={"dossier_id": dossier_id, **CARD}, headers=auth))
-        paid.raise_for_status()
+        paid = await self.timed("pay", client.post(self.url("payment", "/payments"), json={"dossier_id": dossier_id, **CARD}, headers=auth))
         payment_id = paid.json()["payment_id"]
         recorded_at = time.perf_counter()
-        (await self.timed("record", client.post(self.url(8004, f"/payments/{payment_id}/record"), headers=auth))).raise_for_status()
-        dossier = (await client.get(self.url(8002, f"/dossiers/{dossier_id}"), headers=auth)).json()
+        await self.timed("record", client.post(self.url("payment", f"/payments/{payment_id}/record"), headers=auth))
+        dossier = (await client.get(self.url("requests", f"/dossiers/{dossier_id}"), headers=auth)).json()
         while dossier["status"] != "completed":  # each call answers at the dossier's next change
             if time.perf_counter() - recorded_at > 60:
                 raise TimeoutError("completed")
             waited = await client.get(
-                self.url(8002, f"/dossiers/{dossier_id}?wait_version={dossier['version']}&timeout=30"),
+                self.url("requests", f"/dossiers/{dossier_id}?wait_version={dossier['version']}&timeout=30"),
                 headers=auth,
             )
             waited.raise_for_status()
@@ -101,17 +146,58 @@ class Bench:
         return "\n".join(lines)
 
 
+def cpu_report(processes: list[Process], before: dict[int, float], peak_rss: dict[int, float], done: int) -> str:
+    lines = [f"{'process':<10}{'CPU ms/dossier':>16}{'peak RSS MB':>13}"]
+    total = 0.0
+    for process in processes:
+        try:
+            spent = process.cpu_seconds() - before[process.pid]
+        except OSError:
+            lines.append(f"{process.name:<10}{'(exited)':>16}")
+            continue
+        total += spent
+        lines.append(f"{process.name:<10}{spent * 1000 / max(done, 1):>16.1f}{peak_rss[process.pid]:>13.0f}")
+    lines.append(f"{'all':<10}{total * 1000 / max(done, 1):>16.1f}")
+    return "\n".join(lines)
+
+
+async def sample_rss(processes: list[Process], peak: dict[int, float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        for process in processes:
+            try:
+                peak[process.pid] = max(peak[process.pid], process.rss_mb())
+            except OSError:
+                pass
+        try:
+            await asyncio.wait_for(stop.wait(), 0.5)
+        except TimeoutError:
+            pass
+
+
 async def run(n: int, concurrency: int, host: str) -> None:
     bench = Bench(host, concurrency)
     limits = httpx.Limits(max_connections=concurrency * 2)
     async with httpx.AsyncClient(timeout=60.0, limits=limits) as client:
-        auth = await bench.login(client)
+        accounts = []
+        for start in range(0, n, 8):  # one account per dossier, before the clock starts
+            accounts += await asyncio.gather(*(bench.login(client) for _ in range(min(8, n - start))))
         plates = [f"ZZ-{number + 1:03d}-{block}" for block in ("AA", "AB", "AC", "AD", "AE") for number in range(999)]
+        processes = system_processes() if host in ("127.0.0.1", "localhost") else []
+        before = {p.pid: p.cpu_seconds() for p in processes}
+        peak = {p.pid: p.rss_mb() for p in processes}
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_rss(processes, peak, stop))
+        load_before = os.getloadavg()
         began = time.perf_counter()
-        await asyncio.gather(*(bench.one(client, auth, plate) for plate in plates[:n]))
+        await asyncio.gather(*(bench.one(client, auth, plate) for auth, plate in zip(accounts, plates[:n], strict=True)))
         elapsed = time.perf_counter() - began
-    print(f"load: {n} dossiers, {concurrency} at a time, against {host}")
+        stop.set()
+        await sampler
+    print(f"load: {n} dossiers, {concurrency} at a time, one account each, against {host}")
+    print(f"load average before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f}")
     print(bench.report(n, elapsed))
+    if processes:
+        print(cpu_report(processes, before, peak, len(bench.timings["total"])))
 
 
 def main() -> None:
