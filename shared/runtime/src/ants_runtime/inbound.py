@@ -286,7 +286,7 @@ class InboundEvents:
             else:
                 if done:
                     self.processed += 1
-                    log.info("event.processed", type=event.type_name, subject=event.subject)
+                    log.debug("event.processed", type=event.type_name, subject=event.subject)
                 return done
 
     async def after_change(self, subject: str) -> None:

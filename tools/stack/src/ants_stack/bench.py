@@ -27,7 +27,8 @@ from ants_stack.stack import SERVICES
 
 STEPS = ["start", "declare", "submit", "pay", "record", "completed", "total"]
 CARD = {"card_number": "4970100006000000", "expiry": "12/30", "cvv": "123"}
-PORTS = {"identity": 8001, "requests": 8002, "payment": 8004}
+PORTS = {"identity": 8001, "requests": 8002, "cert": 8003, "payment": 8004, "documents": 8005}
+BROKER_PORT = 9092
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -59,11 +60,20 @@ def system_processes() -> list[Process]:
             continue
         words = [w.decode(errors="replace") for w in command if w]
         if len(words) >= 2 and "tansu" in Path(words[0]).name and words[1] == "broker":
-            found.append(Process("broker", int(entry.name)))
+            if f"tcp://127.0.0.1:{BROKER_PORT}" in words:
+                found.append(Process("broker", int(entry.name)))
         for name in SERVICES:
-            if f"{name}_service" in words:
+            if f"{name}_service" in words and _listens_on(entry, PORTS[name]):
                 found.append(Process(name, int(entry.name)))
     return sorted(found, key=lambda p: p.name)
+
+
+def _listens_on(entry: Path, port: int) -> bool:
+    """Whether this process is the system's (not a test's): its HTTP_PORT is the stack's."""
+    try:
+        return f"HTTP_PORT={port}".encode() in (entry / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 class Bench:
