@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit e2e bench env lint schemas clean
+.PHONY: run test unit e2e bench bench-replay env lint schemas clean
 
 env: $(VENV)/.synced
 
@@ -30,6 +30,9 @@ e2e: env
 
 bench: env ## Push N loss-case dossiers through a running system (make run first)
 	$(PY) -m ants_stack.bench $(if $(N),--dossiers $(N),)
+
+bench-replay: env ## Backlog drain rates of the relay and of a consumer, beside raw aiokafka
+	$(PY) -m ants_stack.bench_replay $(if $(N),--events $(N),)
 
 schemas: env ## Regenerate the published event schemas and the AsyncAPI document
 	$(PY) -m ants_events.schemas

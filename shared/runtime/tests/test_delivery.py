@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from aiokafka import AIOKafkaProducer
 from eventsourcing.domain import Aggregate, event
 
@@ -338,3 +339,55 @@ async def test_events_of_a_producer_restored_from_an_older_backup_are_processed(
     assert seen == ["un", "deux", "trois"]
     sequences = [dict(r.headers)["ce_sequence"] for r in await read_topic(broker.bootstrap, topics.REQUESTS)]
     assert sequences == [b"2", b"3", b"3"]
+
+
+class Effect(Aggregate):
+    """What a handler stores: one per event it applied."""
+
+    @event("Done")
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+@pytest.mark.parametrize("failing", ["boom", "fine"])
+async def test_events_of_many_dossiers_are_stored_together_and_a_failing_one_spoils_none(broker, tmp_path: Path, failing: str) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(broker.bootstrap, tmp_path, "requests")
+    await ensure_topics(settings)
+    app = sqlite_app(Producer, tmp_path / "p.sqlite")
+    reasons = [f"r{i}" for i in range(40)]
+    reasons[7], reasons[12] = failing, "later"
+    for reason in reasons:
+        counter = Counter()
+        counter.cancel(reason)
+        app.save(counter)
+    async with started_relay(app, settings) as relay:
+        await until(lambda: relay.wait_published(80, timeout=0.1))
+
+    consumer_app = sqlite_app(Consumer, tmp_path / "c.sqlite")
+    released = False
+
+    def handle(e: RequestCancelledV1) -> list[Any]:
+        if e.reason == "boom":
+            raise RuntimeError("refused for good")
+        if e.reason == "later" and not released:
+            raise NotReady("not yet")
+        return [Effect(e.reason)]
+
+    inbound = InboundEvents(consumer_app, settings_for(broker.bootstrap, tmp_path, "consumer"))
+    inbound.on(RequestCancelledV1, handle)
+    await relay.start()
+    inbound.dead_letters = relay.producer
+    try:
+        async with running(inbound):
+            await caught_up(inbound)
+            released = True
+            await inbound.retry_parked()
+    finally:
+        await relay.stop()
+    stored = [consumer_app.mapper.to_domain_event(n) for n in consumer_app.recorder.select_notifications(1, 1000)]
+    applied = sorted(e.reason for e in stored if isinstance(e, Effect.Done))
+    assert applied == sorted(r for r in reasons if r != "boom")  # each once, "later" included
+    dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.REQUESTS))
+    assert [RequestCancelledV1.model_validate_json(r.value).reason for r in dead] == [
+        r for r in reasons if r == "boom"
+    ]

@@ -19,6 +19,7 @@ embedded broker restarted, a topic was recreated): it is read again from the sta
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import random
 import time
@@ -28,7 +29,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import MessageSizeTooLargeError
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from ants_events import IntegrationEvent, from_record, topics
@@ -68,6 +69,7 @@ class InboundEvents:
     # journey through the services waits at most this long (the default is 500 ms).
     fetch_max_wait_ms = 100
     batch_size = 500
+    transaction_size = 200
     stall_seconds = 15.0
     sweep_seconds = 30.0
 
@@ -221,6 +223,7 @@ class InboundEvents:
         decoded: list[tuple[Any, Decoded | Exception]] = [(r, self.decode(r)) for r in records]
         keys = [d.key if isinstance(d, Decoded) else fallback_key(r) for r, d in decoded]
         handled = await asyncio.to_thread(self.inbox.handled, keys)
+        pending: list[tuple[Any, Decoded]] = []
         for (record, outcome), key in zip(decoded, keys, strict=True):
             if key in handled:
                 continue  # processed, parked or dead-lettered in an earlier life
@@ -228,7 +231,40 @@ class InboundEvents:
             if isinstance(outcome, Exception):
                 await self.dead_letter(record, key, outcome)
             elif outcome.event is not None:
-                await self.handle_event(record, outcome)
+                pending.append((record, outcome))
+        # Events about distinct subjects are handled together, in one transaction; a subject
+        # seen again starts the next group, so that each handler sees the previous one's work.
+        group: list[tuple[Any, Decoded]] = []
+        subjects: set[str] = set()
+        for item in pending:
+            if item[1].subject in subjects or len(group) >= self.transaction_size:
+                await self.handle_group(group)
+                group, subjects = [], set()
+            group.append(item)
+            subjects.add(item[1].subject)
+        if group:
+            await self.handle_group(group)
+
+    async def handle_group(self, group: list[tuple[Any, Decoded]]) -> None:
+        if len(group) == 1:
+            await self.handle_event(*group[0])
+            return
+        items = [
+            (Tracking(d.key, 1), functools.partial(self.handlers[type(d.event)], d.event))
+            for _, d in group
+        ]
+        try:
+            outcomes = await asyncio.to_thread(self.app.process_batch, items, NotReady)
+        except Exception:  # noqa: BLE001 - nothing was stored: one by one, with retries
+            for record, decoded in group:
+                await self.handle_event(record, decoded)
+            return
+        for (record, decoded), outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, NotReady):
+                await self.park(record.topic, _header_texts(record), record.value, decoded, outcome)
+            else:
+                self.processed += 1
+                await self.after_change(decoded.subject)
 
     def decode(self, record: Any) -> Decoded | Exception:
         headers = {k: v for k, v in record.headers or []}
@@ -375,8 +411,8 @@ class InboundEvents:
                 return
             except MessageSizeTooLargeError:
                 inline = False
-            except KafkaError:
-                log.warning("event.dead_letter_unsent", topic=topic, attempt=attempt)
+            except Exception:  # noqa: BLE001 - the record is kept in the store regardless
+                log.warning("event.dead_letter_unsent", topic=topic, attempt=attempt, exc_info=True)
                 await asyncio.sleep(0.5 * attempt)
 
 

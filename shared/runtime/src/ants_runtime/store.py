@@ -62,6 +62,32 @@ def retry_on_conflict(attempts: int = 8) -> Callable[[Callable[P, R]], Callable[
     return decorate
 
 
+class BatchTracking:
+    """Recorder mixin: several tracking rows stored with the events, in their transaction
+    (the library takes one; a consumer handling a batch of events records one each)."""
+
+    def _insert_events(self, c: Any, stored_events: Any, **kwargs: Any) -> Any:
+        returning = super()._insert_events(c, stored_events, **kwargs)  # type: ignore[misc]
+        for tracking in kwargs.get("more_tracking", ()):
+            self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+        return returning
+
+
+class MemoryBatchTracking:
+    """The same for the in-memory recorder (unit tests)."""
+
+    def _assert_uniqueness(self, stored_events: Any, **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)  # type: ignore[misc]
+        for tracking in kwargs.get("more_tracking", ()):
+            self._assert_tracking_uniqueness(tracking)  # type: ignore[attr-defined]
+
+    def _update_table(self, stored_events: Any, **kwargs: Any) -> Any:
+        ids = super()._update_table(stored_events, **kwargs)  # type: ignore[misc]
+        for tracking in kwargs.get("more_tracking", ()):
+            self._insert_tracking(tracking)  # type: ignore[attr-defined]
+        return ids
+
+
 class ServiceApplication(Application[uuid.UUID]):
     """An Application whose recorder also stores tracking records of consumed events."""
 
@@ -70,7 +96,11 @@ class ServiceApplication(Application[uuid.UUID]):
         self._listeners: list[Callable[[int, set[uuid.UUID]], None]] = []
 
     def construct_recorder(self) -> ProcessRecorder:
-        return self.factory.process_recorder()
+        recorder = self.factory.process_recorder()
+        base = type(recorder)
+        mixin = BatchTracking if hasattr(recorder, "datastore") else MemoryBatchTracking
+        recorder.__class__ = type(f"Batch{base.__name__}", (mixin, base), {})
+        return recorder
 
     @property
     def process_recorder(self) -> ProcessRecorder:
@@ -114,6 +144,34 @@ class ServiceApplication(Application[uuid.UUID]):
         self._take_snapshots(processing_event)
         self._notify(recordings)
         return True
+
+    def process_batch(
+        self, items: list[tuple[Tracking, Callable[[], Iterable[Any]]]],
+        not_ready: type[Exception],
+    ) -> list[Exception | None]:
+        """Run several inbound handlers and store all their events and tracking rows in one
+        transaction. A handler raising `not_ready` is left out (its outcome is the exception);
+        any other failure, or a conflict on save, raises and stores nothing: the caller then
+        handles the items one by one."""
+        outcomes: list[Exception | None] = []
+        trackings: list[Tracking] = []
+        processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent()
+        for tracking, handle in items:
+            try:
+                processing_event.collect_events(*handle())
+            except not_ready as early:
+                outcomes.append(early)
+                continue
+            outcomes.append(None)
+            trackings.append(tracking)
+        if not trackings:
+            return outcomes
+        processing_event.tracking = trackings[0]
+        processing_event.saved_kwargs["more_tracking"] = trackings[1:]
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return outcomes
 
     def max_notification_id(self) -> int:
         return self.recorder.max_notification_id() or 0
