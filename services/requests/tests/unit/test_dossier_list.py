@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from datetime import date
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -163,11 +165,36 @@ def test_a_row_never_goes_back_to_an_older_state(tmp_path: Path) -> None:
     app.close()
 
 
-async def test_a_reader_waits_until_the_list_has_taken_in_what_was_stored() -> None:
+class HeldBack:
+    """A read model whose saves wait until the test lets them through."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.saving = threading.Event()
+        self.let_through = threading.Event()
+
+    def position(self) -> int:
+        return self.inner.position()
+
+    def changes(self, notifications: Any) -> Any:
+        return self.inner.changes(notifications)
+
+    def save(self, changes: Any, position: int) -> None:
+        self.saving.set()
+        self.let_through.wait(30)
+        self.inner.save(changes, position)
+
+
+async def test_a_reader_is_answered_once_the_list_holds_what_was_stored_before() -> None:
     app = in_memory()
     fleet = uuid4()
-    projector = Projector(app, app.dossier_list)
+    held = HeldBack(app.dossier_list)
+    projector = Projector(app, held)
     async with projector.running():
         [dossier] = await asyncio.to_thread(start_many, app, fleet, range(1, 2))
-        assert await projector.caught_up(timeout=10)
+        assert await asyncio.to_thread(held.saving.wait, 30)
+        assert not await projector.caught_up(timeout=0)  # the dossier is not in the list yet
+        held.let_through.set()
+        assert await projector.caught_up(timeout=30)
         assert [d.id for d in app.dossiers_page(fleet).dossiers] == [dossier.id]
