@@ -50,8 +50,11 @@ def parked_while_too_early(handler: Callable[P, R]) -> Callable[P, R]:
 
 @dataclass(frozen=True)
 class DossierPage:
+    """Dossiers, newest first, and where the pages around it start (None: no such page)."""
+
     dossiers: list[Dossier]
-    next_before: int | None  # the cursor of the next page; None on the last one
+    older_than: int | None  # the next page: the dossiers started before this position
+    newer_than: int | None  # the previous page: the dossiers started after this position
 
 
 class RequestsApplication(ServiceApplication):
@@ -159,18 +162,31 @@ class RequestsApplication(ServiceApplication):
         return dossier
 
     def dossiers_page(
-        self, account_id: UUID, include_closed: bool = False, before: int | None = None,
-        limit: int = 20,
+        self, account_id: UUID, include_closed: bool = False, limit: int = 20,
+        older_than: int | None = None, newer_than: int | None = None,
     ) -> DossierPage:
         """A page of the account's dossiers, newest first, from the dossier list read model
-        (kept by a projector: see app.py); `before` is the previous page's `next_before`."""
-        rows = self.dossier_list.page(
-            account_id, include_closed=include_closed, before=before, limit=limit + 1
+        (kept by a projector: see app.py): the first page, or the one a cursor of another
+        page points at. A few indexed reads, whatever the number of dossiers."""
+        listed = functools.partial(
+            self.dossier_list.page, account_id, include_closed=include_closed
         )
-        shown = rows[:limit]
+        if newer_than is None:
+            rows = listed(before=older_than, limit=limit + 1)
+            shown = rows[:limit]
+            more_older = len(rows) > limit
+            more_newer = older_than is not None and bool(
+                shown and listed(after=shown[0].started_seq, limit=1)
+            )
+        else:
+            rows = listed(after=newer_than, limit=limit + 1)
+            shown = rows[-limit:]
+            more_newer = len(rows) > limit
+            more_older = bool(shown and listed(before=shown[-1].started_seq, limit=1))
         return DossierPage(
             [self.get_dossier(row.dossier_id) for row in shown],
-            shown[-1].started_seq if len(rows) > limit else None,
+            older_than=shown[-1].started_seq if more_older else None,
+            newer_than=shown[0].started_seq if more_newer else None,
         )
 
     def history(self, dossier_id: UUID) -> list[Any]:

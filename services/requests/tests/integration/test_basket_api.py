@@ -31,16 +31,22 @@ async def start(http: httpx.AsyncClient, plate: str) -> str:
     return str(response.json()["dossier_id"])
 
 
-async def every_page(http: httpx.AsyncClient, url: str) -> list[list[str]]:
-    """Follow the `Link: <...>; rel="next"` headers from `url` to the last page."""
+async def every_page(http: httpx.AsyncClient, url: str, rel: str = "next") -> list[list[str]]:
+    """Follow the `Link: <...>; rel="next"` (or "prev") headers from `url` to the end."""
     pages: list[list[str]] = []
     next_url: str | None = url
     while next_url is not None:
         response = await http.get(next_url)
         assert response.status_code == 200, response.text
         pages.append([d["dossier_id"] for d in response.json()])
-        next_url = response.links.get("next", {}).get("url")
+        next_url = response.links.get(rel, {}).get("url")
     return pages
+
+
+async def last_page_url(http: httpx.AsyncClient, url: str) -> str:
+    while "next" in (links := (await http.get(url)).links):
+        url = links["next"]["url"]
+    return url
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +76,13 @@ async def test_every_dossier_in_progress_is_listed_once_newest_first(requests_st
     assert [i for p in pages for i in p] == fleet.newest_first()
 
 
+async def test_going_back_page_by_page_shows_the_same_pages(requests_stack, fleet) -> None:
+    async with requests_stack.client(fleet.token) as http:
+        forward = await every_page(http, "/dossiers?limit=40")
+        backward = await every_page(http, await last_page_url(http, "/dossiers?limit=40"), "prev")
+    assert backward == forward[::-1]
+
+
 async def test_finished_dossiers_are_listed_only_when_all_are_asked(requests_stack, fleet) -> None:
     async with requests_stack.client(fleet.token) as http:
         pages = await every_page(http, "/dossiers?all=true&limit=100")
@@ -87,7 +100,9 @@ async def test_a_page_size_or_cursor_out_of_bounds_is_refused(requests_stack, fl
     assert (forged.status_code, forged.json()["errors"][0]["field"]) == (422, "cursor")
 
 
-async def test_a_dossier_started_while_paging_is_on_the_first_page_only(requests_stack, fleet) -> None:
+async def test_a_dossier_started_while_paging_is_on_the_first_page_only(
+    requests_stack, fleet
+) -> None:
     async with requests_stack.client(fleet.token) as http:
         first = await http.get("/dossiers")
         newcomer = await start(http, requests_stack.fleet_plate())
@@ -99,7 +114,9 @@ async def test_a_dossier_started_while_paging_is_on_the_first_page_only(requests
     assert again[0]["dossier_id"] == newcomer  # which tops the list as soon as it is started
 
 
-async def test_the_list_survives_a_restart_and_resumes_where_it_stopped(requests_stack, fleet) -> None:
+async def test_the_list_survives_a_restart_and_resumes_where_it_stopped(
+    requests_stack, fleet
+) -> None:
     async with requests_stack.client(fleet.token) as http:
         before = await every_page(http, "/dossiers?all=true&limit=100")
     requests_stack.service.stop()

@@ -42,14 +42,16 @@ def start_many(app: RequestsApplication, account: UUID, numbers: range) -> list[
     ]
 
 
-def every_page(app: RequestsApplication, account: UUID, limit: int, include_closed: bool = False) -> list[list[UUID]]:
-    pages, before = [], None
+def every_page(
+    app: RequestsApplication, account: UUID, limit: int, include_closed: bool = False
+) -> list[list[UUID]]:
+    pages, older_than = [], None
     while True:
-        page = app.dossiers_page(account, include_closed, before, limit)
+        page = app.dossiers_page(account, include_closed, limit, older_than=older_than)
         pages.append([d.id for d in page.dossiers])
-        if page.next_before is None:
+        if page.older_than is None:
             return pages
-        before = page.next_before
+        older_than = page.older_than
 
 
 def test_a_started_dossier_is_listed_for_its_account_only() -> None:
@@ -97,18 +99,37 @@ def test_a_dossier_started_while_paging_is_on_the_first_page_and_nowhere_else() 
     first = app.dossiers_page(fleet, limit=4)
     [newcomer] = start_many(app, fleet, range(11, 12))
     projector.catch_up()
-    rest = every_page_after(app, fleet, first.next_before, limit=4)
+    rest = every_page_after(app, fleet, first.older_than, limit=4)
     assert sorted([d.id for d in first.dossiers] + rest) == sorted(d.id for d in started)
     assert app.dossiers_page(fleet, limit=4).dossiers[0].id == newcomer.id
 
 
-def every_page_after(app: RequestsApplication, account: UUID, before: int | None, limit: int) -> list[UUID]:
+def every_page_after(
+    app: RequestsApplication, account: UUID, older_than: int | None, limit: int
+) -> list[UUID]:
     seen: list[UUID] = []
-    while before is not None:
-        page = app.dossiers_page(account, False, before, limit)
+    while older_than is not None:
+        page = app.dossiers_page(account, limit=limit, older_than=older_than)
         seen += [d.id for d in page.dossiers]
-        before = page.next_before
+        older_than = page.older_than
     return seen
+
+
+def test_the_previous_pages_are_the_ones_seen_before() -> None:
+    app = in_memory()
+    fleet = uuid4()
+    start_many(app, fleet, range(1, 12))
+    Projector(app, app.dossier_list).catch_up()
+    forward = [app.dossiers_page(fleet, limit=4)]
+    while forward[-1].older_than is not None:
+        forward.append(app.dossiers_page(fleet, limit=4, older_than=forward[-1].older_than))
+    backward = [forward[-1]]
+    while backward[-1].newer_than is not None:
+        backward.append(app.dossiers_page(fleet, limit=4, newer_than=backward[-1].newer_than))
+    assert [[d.id for d in p.dossiers] for p in backward] == [
+        [d.id for d in p.dossiers] for p in reversed(forward)
+    ]
+    assert forward[0].newer_than is None and forward[-1].older_than is None
 
 
 def test_starting_a_dossier_no_longer_writes_to_the_basket_aggregate() -> None:

@@ -5,7 +5,8 @@ the application's notification log. A page of an account's dossiers is one index
 it costs the same whether the account holds three dossiers or thirty thousand.
 
 Dossiers are ordered by the notification id of their first event (`started_seq`): it only
-grows, so it is both "newest first" and a cursor that stays valid while dossiers are added.
+grows, so it gives "newest first" and cursors (older than / newer than a dossier) that stay
+valid while dossiers are added.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def row_of(dossier: Dossier, started_seq: int) -> DossierRow:
     )
 
 
-def dossier_list_of(app: ServiceApplication, load: LoadDossier) -> SqlDossierList | MemoryDossierList:
+def dossier_list_of(
+    app: ServiceApplication, load: LoadDossier
+) -> SqlDossierList | MemoryDossierList:
     """The read model in the application's database, or in memory for an in-memory store."""
     if hasattr(app.recorder, "datastore"):
         return SqlDossierList(app, load)
@@ -117,11 +120,14 @@ class SqlDossierList:
             self.sql.save_position(cursor, self.name, position)
 
     def page(
-        self, account_id: UUID, *, include_closed: bool, before: int | None, limit: int
+        self, account_id: UUID, *, include_closed: bool, before: int | None = None,
+        after: int | None = None, limit: int,
     ) -> list[DossierRow]:
-        """The account's dossiers started before the cursor `before`, newest first."""
+        """Up to `limit` of the account's dossiers, newest first: the newest ones started
+        before `before`, or the oldest ones started after `after` (a page back)."""
         p = self.sql.param
-        query = f"SELECT {', '.join(COLUMNS)} FROM {self.sql.table(self.name)} WHERE account_id = {p}"
+        table = self.sql.table(self.name)
+        query = f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE account_id = {p}"
         params: list[Any] = [str(account_id)]
         if not include_closed:
             query += f" AND is_open = {p}"
@@ -129,11 +135,15 @@ class SqlDossierList:
         if before is not None:
             query += f" AND started_seq < {p}"
             params.append(before)
-        query += f" ORDER BY started_seq DESC LIMIT {p}"
+        if after is not None:
+            query += f" AND started_seq > {p}"
+            params.append(after)
+        query += f" ORDER BY started_seq {'ASC' if after is not None else 'DESC'} LIMIT {p}"
         params.append(limit)
         with self.sql.transaction(commit=False) as cursor:
             cursor.execute(query, params)
-            return [_row(found) for found in cursor.fetchall()]
+            rows = [_row(found) for found in cursor.fetchall()]
+        return rows[::-1] if after is not None else rows
 
 
 class MemoryDossierList:
@@ -166,14 +176,18 @@ class MemoryDossierList:
             self._position = max(self._position, position)
 
     def page(
-        self, account_id: UUID, *, include_closed: bool, before: int | None, limit: int
+        self, account_id: UUID, *, include_closed: bool, before: int | None = None,
+        after: int | None = None, limit: int,
     ) -> list[DossierRow]:
         with self._lock:
             rows = [self._rows[i] for i in reversed(self._by_account.get(account_id, []))]
-        return [
+        found = [
             row for row in rows
-            if (include_closed or row.is_open) and (before is None or row.started_seq < before)
-        ][:limit]
+            if (include_closed or row.is_open)
+            and (before is None or row.started_seq < before)
+            and (after is None or row.started_seq > after)
+        ]
+        return found[-limit:] if after is not None else found[:limit]
 
 
 def _values(row: DossierRow) -> list[Any]:

@@ -18,7 +18,7 @@ from ants_runtime.service import ServiceRuntime
 from requests_service.application import RequestsApplication
 from requests_service.domain.dossier import Dossier
 from requests_service.domain.errors import NotYourDossier
-from requests_service.http.pages import ListBeingUpdated, decode_cursor, next_link
+from requests_service.http.pages import ListBeingUpdated, decode_cursor, page_links
 from requests_service.http.views import dossier_view, history_view
 
 STAFF_READERS = ("cert_agent", "auditor")
@@ -69,13 +69,14 @@ class DossiersController(Controller):
 
     @get(
         "/", summary="The caller's basket: dossiers in progress, newest first, a page at a time",
-        description="A dossier the caller has just started is listed at once. When there are "
-        "more, the `Link` header gives the next page (RFC 8288, `rel=\"next\"`); it carries "
-        "an opaque `cursor` that stays valid while new dossiers are started (they appear on "
-        "the first page).",
+        description="A dossier the caller has just started is listed at once. The `Link` "
+        "header (RFC 8288) points at the next page (`rel=\"next\"`, older dossiers) and the "
+        "previous one (`rel=\"prev\"`) when there are such pages. Their opaque `cursor` "
+        "stays valid while new dossiers are started: those appear on the first page.",
         response_headers=[ResponseHeader(
             name="Link", documentation_only=True, required=False,
-            description='`</dossiers?limit=20&cursor=...>; rel="next"` when there is a next page.',
+            description='e.g. `</dossiers?limit=20&cursor=bzEyMw>; rel="next"`; absent on a '
+            "single page.",
         )],
     )
     async def basket(
@@ -89,20 +90,20 @@ class DossiersController(Controller):
             ge=1, le=100, description="How many dossiers per page (20 by default, 100 at most).",
         )] = 20,
         cursor: Annotated[str | None, Parameter(
-            max_length=64, description="Where the page starts: the `cursor` of the previous "
-            "page's `Link: <...>; rel=\"next\"` header; the first page without it.",
+            max_length=64, description="Which page: the `cursor` of a `Link` header's "
+            "`next` or `prev` URL; the first page without it.",
         )] = None,
     ) -> Response[list[dict[str, Any]]]:
-        before = decode_cursor(cursor)
+        older_than, newer_than = decode_cursor(cursor)
         if not await dossier_list.caught_up(LIST_WAIT_SECONDS):
             raise ListBeingUpdated()
         page = await asyncio.to_thread(
-            requests.dossiers_page, principal.account_id, all, before, limit
+            requests.dossiers_page, principal.account_id, all, limit, older_than, newer_than
         )
         query = {"all": "true", "limit": limit} if all else {"limit": limit}
         return Response(
             [dossier_view(d, requests) for d in page.dossiers],
-            headers=next_link(request.url.path, query, page.next_before),
+            headers=page_links(request.url.path, query, page.older_than, page.newer_than),
         )
 
     @get(
