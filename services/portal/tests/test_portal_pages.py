@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -286,3 +287,74 @@ def test_a_citizen_is_kept_out_of_the_back_office(logged_in: TestClient[Any]) ->
     response = logged_in.get("/cert")
     assert response.status_code == 403
     assert "réservé aux agents du CERT" in response.text
+
+
+def basket_of(count: int, per_page: int = 20) -> Callable[[httpx.Request], httpx.Response]:
+    """The requests service's basket of an account with `count` dossiers in progress: pages
+    newest first, and a `Link` header to the pages around (cursors are opaque to the portal)."""
+    numbers = [f"DUP-2026-{n:08d}" for n in range(count, 0, -1)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params.get("cursor")
+        if cursor is not None and not cursor.startswith("page-"):
+            return refusal(422, "Ce curseur de pagination n'est pas valide.", "cursor")
+        start = int(cursor.removeprefix("page-")) if cursor else 0
+        links = []
+        if start + per_page < count:
+            links.append(f'</dossiers?limit={per_page}&cursor=page-{start + per_page}>; rel="next"')
+        if start > 0:
+            links.append(f'</dossiers?limit={per_page}&cursor=page-{start - per_page}>; rel="prev"')
+        shown = [dossier("draft", "declare", dossier_number=n)
+                 for n in numbers[start:start + per_page]]
+        return httpx.Response(200, json=shown, headers={"Link": ", ".join(links)} if links else {})
+
+    return answer
+
+
+def numbers_on(page: str) -> list[str]:
+    return re.findall(r"<dd>(DUP-2026-\d{8})</dd>", page)
+
+
+def test_a_long_basket_is_read_a_page_at_a_time_newest_first(
+    logged_in: TestClient[Any], fake: Any
+) -> None:
+    fake.on("requests", "GET", "/dossiers", basket_of(45))
+    first = logged_in.get("/panier").text
+    assert numbers_on(first)[:2] == ["DUP-2026-00000045", "DUP-2026-00000044"]
+    assert len(numbers_on(first)) == 20
+    assert 'href="/panier?page=page-20">Page suivante' in first
+    assert "Page précédente" not in first
+
+    second = logged_in.get("/panier?page=page-20").text
+    assert numbers_on(second)[0] == "DUP-2026-00000025"
+    assert fake.seen("requests", "GET", "/dossiers")[-1].url.params["cursor"] == "page-20"
+    assert 'href="/panier?page=page-0">Page précédente' in second
+    assert 'href="/panier?page=page-40">Page suivante' in second
+
+    last = logged_in.get("/panier?page=page-40").text
+    assert numbers_on(last) == [f"DUP-2026-{n:08d}" for n in range(5, 0, -1)]
+    assert "Page suivante" not in last and "Page précédente" in last
+
+
+def test_a_basket_on_one_page_shows_no_page_links(logged_in: TestClient[Any], fake: Any) -> None:
+    fake.on("requests", "GET", "/dossiers", basket_of(3))
+    page = logged_in.get("/panier").text
+    assert len(numbers_on(page)) == 3
+    assert "Page suivante" not in page and "Page précédente" not in page
+
+
+def test_mon_espace_says_when_there_are_more_requests_than_one_page(
+    logged_in: TestClient[Any], fake: Any
+) -> None:
+    fake.on("requests", "GET", "/dossiers", basket_of(45))
+    assert "Vous avez plus de 20 demandes en cours." in logged_in.get("/mon-espace").text
+    fake.on("requests", "GET", "/dossiers", basket_of(3))
+    assert "Vous avez 3 demandes en cours." in logged_in.get("/mon-espace").text
+
+
+def test_a_mangled_page_address_leads_back_to_the_first_page(
+    logged_in: TestClient[Any], fake: Any
+) -> None:
+    fake.on("requests", "GET", "/dossiers", basket_of(45))
+    response = logged_in.get("/panier?page=bricole", follow_redirects=False)
+    assert response.status_code in (302, 303) and response.headers["location"] == "/panier"

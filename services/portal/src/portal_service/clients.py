@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import structlog
@@ -55,6 +56,23 @@ class ApiError(Exception):
             if isinstance(item, dict)
         ]
         return cls(response.status_code, message, errors or [(None, message)])
+
+
+@dataclass(frozen=True)
+class DossierPage:
+    """A page of the person's dossiers, newest first, and the cursors of the pages around it
+    (taken from the requests service's `Link` header; None: no such page)."""
+
+    dossiers: list[dict[str, Any]]
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+
+
+def link_cursor(response: httpx.Response, rel: str) -> str | None:
+    url = response.links.get(rel, {}).get("url")
+    if not url:
+        return None
+    return parse_qs(urlsplit(url).query).get("cursor", [None])[0]
 
 
 @dataclass(frozen=True)
@@ -135,9 +153,19 @@ class Services:
         query = f"?wait_version={wait_version}&timeout={timeout:.1f}" if wait_version is not None else ""
         return await self.json("requests", "GET", f"/dossiers/{dossier_id}{query}", token)
 
-    async def basket(self, token: str, everything: bool = False) -> list[dict[str, Any]]:
-        query = "?all=true" if everything else ""
-        return await self.json("requests", "GET", f"/dossiers{query}", token)
+    async def basket(
+        self, token: str, everything: bool = False, cursor: str | None = None
+    ) -> DossierPage:
+        """One page of the basket (the first without a cursor), newest first."""
+        params = {"all": "true"} if everything else {}
+        if cursor:
+            params["cursor"] = cursor
+        response = await self.call("requests", "GET", "/dossiers", token, params=params)
+        if response.is_error:
+            raise ApiError.from_response(response)
+        return DossierPage(
+            response.json(), link_cursor(response, "next"), link_cursor(response, "prev")
+        )
 
     async def declare(self, token: str, dossier_id: str, sworn: bool, legal: bool) -> Any:
         return await self.json(

@@ -6,6 +6,7 @@ import functools
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID, uuid4
@@ -16,8 +17,9 @@ from eventsourcing.persistence import IntegrityError
 from ants_runtime.fees import FeeSchedule
 from ants_runtime.inbound import NotReady
 from ants_runtime.store import ServiceApplication, retry_on_conflict
+from requests_service.adapters.dossier_list import dossier_list_of
 from requests_service.adapters.siv import SeededSiv, VehicleRecord, VehicleRegistry
-from requests_service.domain.dossier import Basket, Dossier, VehicleLock
+from requests_service.domain.dossier import Dossier, VehicleLock
 from requests_service.domain.errors import (
     Busy,
     DossierNotFound,
@@ -46,6 +48,15 @@ def parked_while_too_early(handler: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
+@dataclass(frozen=True)
+class DossierPage:
+    """Dossiers, newest first, and where the pages around it start (None: no such page)."""
+
+    dossiers: list[Dossier]
+    older_than: int | None  # the next page: the dossiers started before this position
+    newer_than: int | None  # the previous page: the dossiers started after this position
+
+
 class RequestsApplication(ServiceApplication):
     name = "requests"
     snapshotting_intervals = {Dossier: 50}
@@ -61,6 +72,7 @@ class RequestsApplication(ServiceApplication):
         self.siv = siv or SeededSiv.load()
         self.fees = fees or FeeSchedule.load()
         self.today = today
+        self.dossier_list = dossier_list_of(self, self.get_dossier)
 
     # --- the citizen's steps -------------------------------------------------------------
 
@@ -87,12 +99,10 @@ class RequestsApplication(ServiceApplication):
                 )
             dossier = new_dossier(account_id, reason, person, special_case, vehicle)
             lock.claim(dossier.id)
-            basket = self.basket(account_id)
-            basket.add(dossier.id)
             try:
-                self.save(dossier, lock, basket)
+                self.save(dossier, lock)
             except IntegrityError:
-                # A concurrent request claimed the vehicle or added to the same basket: look again.
+                # A concurrent request claimed the vehicle: look again.
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
             return dossier
@@ -151,8 +161,33 @@ class RequestsApplication(ServiceApplication):
             raise DossierNotFound
         return dossier
 
-    def dossiers_of(self, account_id: UUID) -> list[Dossier]:
-        return [self.get_dossier(i) for i in self.basket(account_id).dossier_ids]
+    def dossiers_page(
+        self, account_id: UUID, include_closed: bool = False, limit: int = 20,
+        older_than: int | None = None, newer_than: int | None = None,
+    ) -> DossierPage:
+        """A page of the account's dossiers, newest first, from the dossier list read model
+        (kept by a projector: see app.py): the first page, or the one a cursor of another
+        page points at. A few indexed reads, whatever the number of dossiers."""
+        listed = functools.partial(
+            self.dossier_list.page, account_id, include_closed=include_closed
+        )
+        if newer_than is None:
+            rows = listed(before=older_than, limit=limit + 1)
+            shown = rows[:limit]
+            more_older = len(rows) > limit
+            more_newer = older_than is not None and bool(
+                shown and listed(after=shown[0].started_seq, limit=1)
+            )
+        else:
+            rows = listed(after=newer_than, limit=limit + 1)
+            shown = rows[-limit:]
+            more_newer = len(rows) > limit
+            more_older = bool(shown and listed(before=shown[-1].started_seq, limit=1))
+        return DossierPage(
+            [self.get_dossier(row.dossier_id) for row in shown],
+            older_than=shown[-1].started_seq if more_older else None,
+            newer_than=shown[0].started_seq if more_newer else None,
+        )
 
     def history(self, dossier_id: UUID) -> list[Any]:
         self.get_dossier(dossier_id)
@@ -173,12 +208,6 @@ class RequestsApplication(ServiceApplication):
             return self.repository.get(VehicleLock.create_id(plate))
         except AggregateNotFoundError:
             return VehicleLock(plate=plate)
-
-    def basket(self, account_id: UUID) -> Basket:
-        try:
-            return self.repository.get(Basket.create_id(account_id))
-        except AggregateNotFoundError:
-            return Basket(account_id=account_id)
 
     # --- facts from the other services: each returns the aggregates to save -------------
     # A fact that comes before the one it follows raises NotReady: the runtime parks it and

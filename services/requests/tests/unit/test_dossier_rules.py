@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import pytest
 
+from ants_runtime.projection import Projector
 from requests_service.adapters.siv import SeededSiv
 from requests_service.application import RequestsApplication
 from requests_service.domain.errors import (
@@ -172,7 +173,8 @@ def test_one_citizen_starting_many_requests_at_once_gets_them_all(tmp_path) -> N
     with ThreadPoolExecutor(8) as pool:
         started = list(pool.map(lambda p: app.start(account, "Flotte", "ESSAI", "perte", "titulaire", False, p), plates))
     assert len({d.id for d in started}) == 16
-    assert len(app.dossiers_of(account)) == 16
+    Projector(app, app.dossier_list).catch_up()
+    assert len(app.dossiers_page(account, limit=100).dossiers) == 16
 
 
 def test_concurrent_changes_to_one_dossier_are_all_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
+from portal_service.clients import ApiError
 from portal_service.web.common import render
 from portal_service.web.deps import HttpRequest, ServicesDep, UserDep
 
@@ -20,14 +24,28 @@ class EspaceController(Controller):
     ) -> Template | Redirect:
         if not user.is_citizen:
             return Redirect("/cert")
-        open_dossiers = await services.basket(user.token)
-        everything = await services.basket(user.token, everything=True)
-        finished = [d for d in everything if d["status"] == "completed"]
+        in_progress = await services.basket(user.token)
+        latest = await services.basket(user.token, everything=True)
+        finished = [d for d in latest.dossiers if d["status"] == "completed"]
         return render(
-            request, "espace/home.html", open_dossiers=open_dossiers, finished=finished[:5]
+            request, "espace/home.html", open_dossiers=in_progress.dossiers,
+            more_open=in_progress.next_cursor is not None, finished=finished[:5],
         )
 
     @get("/panier", name="basket")
-    async def basket(self, request: HttpRequest, user: UserDep, services: ServicesDep) -> Template:
-        dossiers = await services.basket(user.token)
-        return render(request, "espace/basket.html", dossiers=dossiers)
+    async def basket(
+        self, request: HttpRequest, user: UserDep, services: ServicesDep,
+        page: Annotated[str | None, Parameter(max_length=64)] = None,
+    ) -> Template | Redirect:
+        """The requests in progress, a page at a time; `page` is the requests service's
+        opaque cursor of that page."""
+        try:
+            found = await services.basket(user.token, cursor=page)
+        except ApiError as error:
+            if error.status != 422:
+                raise
+            return Redirect("/panier")  # a page address made up or mangled: the first page
+        return render(
+            request, "espace/basket.html", dossiers=found.dossiers, paged=page is not None,
+            next_page=found.next_cursor, previous_page=found.previous_cursor,
+        )

@@ -341,7 +341,12 @@ class VehicleLock(Aggregate):
 
 
 class Basket(Aggregate):
-    """One per account: the dossiers the account started, newest last."""
+    """One per account: the dossiers the account started, newest last.
+
+    No longer written: the basket is now the dossier list read model, which costs the same
+    however many dossiers an account holds. Kept, with its event topics, so that stores
+    written before still replay.
+    """
 
     TOPIC = "requests:Basket"
 

@@ -6,19 +6,23 @@ import asyncio
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.params import Parameter
 from msgspec import Struct
 
 from ants_runtime.auth import Principal
 from ants_runtime.http import Forbidden, require_role
+from ants_runtime.projection import Projector
 from ants_runtime.service import ServiceRuntime
 from requests_service.application import RequestsApplication
 from requests_service.domain.dossier import Dossier
 from requests_service.domain.errors import NotYourDossier
+from requests_service.http.pages import ListBeingUpdated, decode_cursor, page_links
 from requests_service.http.views import dossier_view, history_view
 
 STAFF_READERS = ("cert_agent", "auditor")
+LIST_WAIT_SECONDS = 5.0
 
 
 class NewDossier(Struct):
@@ -63,13 +67,44 @@ class DossiersController(Controller):
         )
         return dossier_view(dossier, requests)
 
-    @get("/", summary="The caller's basket: dossiers in progress (all with ?all=true)")
+    @get(
+        "/", summary="The caller's basket: dossiers in progress, newest first, a page at a time",
+        description="A dossier the caller has just started is listed at once. The `Link` "
+        "header (RFC 8288) points at the next page (`rel=\"next\"`, older dossiers) and the "
+        "previous one (`rel=\"prev\"`) when there are such pages. Their opaque `cursor` "
+        "stays valid while new dossiers are started: those appear on the first page.",
+        response_headers=[ResponseHeader(
+            name="Link", documentation_only=True, required=False,
+            description='e.g. `</dossiers?limit=20&cursor=bzEyMw>; rel="next"`; absent on a '
+            "single page.",
+        )],
+    )
     async def basket(
-        self, principal: Principal, requests: RequestsApplication, all: bool = False
-    ) -> list[dict[str, Any]]:
-        dossiers = await asyncio.to_thread(requests.dossiers_of, principal.account_id)
-        shown = [d for d in dossiers if all or d.is_open]
-        return [dossier_view(d, requests) for d in reversed(shown)]
+        self, request: Request[Any, Any, Any], principal: Principal,
+        requests: RequestsApplication, dossier_list: Projector[Any],
+        all: Annotated[bool, Parameter(
+            description="Also the finished and cancelled dossiers (by default only those in "
+            "progress).",
+        )] = False,
+        limit: Annotated[int, Parameter(
+            ge=1, le=100, description="How many dossiers per page (20 by default, 100 at most).",
+        )] = 20,
+        cursor: Annotated[str | None, Parameter(
+            max_length=64, description="Which page: the `cursor` of a `Link` header's "
+            "`next` or `prev` URL; the first page without it.",
+        )] = None,
+    ) -> Response[list[dict[str, Any]]]:
+        older_than, newer_than = decode_cursor(cursor)
+        if not await dossier_list.caught_up(LIST_WAIT_SECONDS):
+            raise ListBeingUpdated()
+        page = await asyncio.to_thread(
+            requests.dossiers_page, principal.account_id, all, limit, older_than, newer_than
+        )
+        query = {"all": "true", "limit": limit} if all else {"limit": limit}
+        return Response(
+            [dossier_view(d, requests) for d in page.dossiers],
+            headers=page_links(request.url.path, query, page.older_than, page.newer_than),
+        )
 
     @get(
         "/{dossier_id:uuid}", summary="One dossier, rebuilt from its events",
