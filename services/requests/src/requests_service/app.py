@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from litestar import Litestar
-from litestar.config.app import AppConfig
 from litestar.di import Provide
 
 from ants_runtime.fees import FeeSchedule
@@ -42,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     runtime = ServiceRuntime(settings, requests, to_contract)
     inbound.register(runtime.inbound, requests)
     dossier_list = Projector(requests, requests.dossier_list)
+    runtime.also_run(dossier_list)
     return runtime.http_app(
         [DossiersController],
         title="Requests",
@@ -52,19 +49,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "requests": Provide(lambda: requests, sync_to_thread=False),
             "dossier_list": Provide(lambda: dossier_list, sync_to_thread=False),
         },
-        on_app_init=[also_running(dossier_list)],
     )
-
-
-def also_running(projector: Projector[Any]) -> Callable[[AppConfig], AppConfig]:
-    """Run the projector inside the runtime's lifespan: it starts after the store is open
-    and stops before the store is closed."""
-
-    def add(config: AppConfig) -> AppConfig:
-        config.lifespan.append(lambda _app: projector.running())
-        return config
-
-    return add
 
 
 def main() -> None:

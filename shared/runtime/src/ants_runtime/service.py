@@ -90,8 +90,15 @@ class ServiceRuntime:
             app, to_contract, settings, topics.BY_PRODUCER[settings.service_name]
         )
         self.changes = Changes()
+        self.components: list[Any] = []
         app.on_recorded(lambda _last, changed: self.changes.changed(changed))
         self._verifier: TokenVerifier | None = None
+
+    def also_run(self, component: Any) -> None:
+        """Run a component (e.g. a read model's projector) while the service runs: it has an
+        async context manager `running()` and a `problem` (None when well) that readiness
+        reports."""
+        self.components.append(component)
 
     @property
     def verifier(self) -> TokenVerifier:
@@ -115,7 +122,10 @@ class ServiceRuntime:
         ]
         log.info("service.started", service=self.settings.service_name, port=self.settings.http_port)
         try:
-            yield
+            async with contextlib.AsyncExitStack() as components:
+                for component in self.components:
+                    await components.enter_async_context(component.running())
+                yield
         finally:
             for task in tasks:
                 task.cancel()
@@ -147,7 +157,8 @@ class ServiceRuntime:
         return bool(await self.broker.ping(timeout=2.0))
 
     async def delivery_working(self) -> bool | str:
-        problems = [p for p in (self.relay.problem, self.inbound.problem) if p]
+        candidates = [self.relay.problem, self.inbound.problem, *(c.problem for c in self.components)]
+        problems = [p for p in candidates if p]
         return "; ".join(problems) if problems else True
 
     def delivery_details(self) -> dict[str, Any]:
