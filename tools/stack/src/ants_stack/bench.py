@@ -210,13 +210,52 @@ async def run(n: int, concurrency: int, host: str) -> None:
         print(cpu_report(processes, before, peak, len(bench.timings["total"])))
 
 
+async def professional(held: int, samples: int, host: str) -> None:
+    """One account holding `held` dossiers (started then given up, before the clock) against
+    a new account: the requests service's CPU to start one more dossier and read the basket."""
+    bench = Bench(host, 16)
+    plates = [f"ZZ-{number + 1:03d}-{block}" for block in ("AA", "AB", "AC", "AD", "AE") for number in range(999)]
+    requests = next(p for p in system_processes() if p.name == "requests")
+    async with httpx.AsyncClient(timeout=60.0, limits=httpx.Limits(max_connections=32)) as client:
+        pro = await bench.login(client)
+
+        async def start_and_give_up(plate: str, auth: dict[str, str]) -> None:
+            async with bench.slots:
+                body = {"reason": "perte", "person": "titulaire", "special_case": False, "plate": plate}
+                started = await client.post(bench.url("requests", "/dossiers"), json=body, headers=auth)
+                started.raise_for_status()
+                dossier_id = started.json()["dossier_id"]
+                (await client.post(bench.url("requests", f"/dossiers/{dossier_id}/cancel"), headers=auth)).raise_for_status()
+
+        for start in range(0, held, 500):
+            await asyncio.gather(*(start_and_give_up(plates[i % len(plates)], pro) for i in range(start, min(held, start + 500))))
+
+        async def cost(auth: dict[str, str]) -> float:
+            began = requests.cpu_seconds()
+            for i in range(samples):
+                await start_and_give_up(plates[(held + i) % len(plates)], auth)
+                (await client.get(bench.url("requests", "/dossiers?all=true"), headers=auth)).raise_for_status()
+            return (requests.cpu_seconds() - began) * 1000 / samples
+
+        fresh = await cost(await bench.login(client))
+        loaded = await cost(pro)
+    print(f"requests CPU per (start + give up + read the basket): new account {fresh:.2f} ms, "
+          f"account holding {held} dossiers {loaded:.2f} ms, ratio {loaded / fresh:.2f}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--dossiers", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--professional", type=int, metavar="HELD", default=0,
+                        help="compare an account holding HELD dossiers with a new one instead")
     args = parser.parse_args()
-    asyncio.run(run(args.dossiers, args.concurrency, args.host))
+    if args.professional:
+        asyncio.run(professional(args.professional, 100, args.host))
+    else:
+        asyncio.run(run(args.dossiers, args.concurrency, args.host))
 
 
 if __name__ == "__main__":
