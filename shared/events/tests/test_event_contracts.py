@@ -83,3 +83,20 @@ def test_the_asyncapi_document_describes_every_topic_and_message() -> None:
     assert len(document["components"]["messages"]) == len(CONTRACTS)
     published = json.loads((SCHEMA_DIR.parent / "asyncapi.json").read_text())
     assert published == json.loads(json.dumps(document)), "run make schemas and commit"
+
+
+def test_account_registered_v2_carries_no_e_mail_and_v1_records_still_decode() -> None:
+    from ants_events.identity import AccountRegisteredV1, AccountRegisteredV2
+
+    assert "email" in AccountRegisteredV1.model_fields
+    assert "email" not in AccountRegisteredV2.model_fields
+    messages = asyncapi()["components"]["messages"]
+    assert messages[AccountRegisteredV1.ce_type()]["description"].startswith("No longer published")
+    assert "description" not in messages[AccountRegisteredV2.ce_type()]
+    # A v1 record already on the topic is still understood.
+    old = AccountRegisteredV1(
+        event_id=uuid4(), occurred_at=datetime.now(UTC), account_id=uuid4(),
+        email="a@example.fr", given_name="A", family_name="B", roles=("citizen",),
+    )
+    record = to_record(old, sequence=1)
+    assert from_record({k: v.encode() for k, v in record.headers.items()}, record.value) == old

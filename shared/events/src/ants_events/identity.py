@@ -23,3 +23,24 @@ class AccountRegisteredV1(IntegrationEvent):
     @property
     def subject(self) -> str:
         return str(self.account_id)
+
+
+class AccountRegisteredV2(IntegrationEvent):
+    """An account was created. Carries neither the e-mail address nor password material.
+
+    Other agencies read this topic: the account id is the only link to the person's
+    address, which the identity service alone keeps.
+    """
+
+    producer: ClassVar[str] = "identity"
+    type_name: ClassVar[str] = "AccountRegistered"
+    version: ClassVar[int] = 2
+
+    account_id: UUID
+    given_name: str
+    family_name: str
+    roles: tuple[Role, ...]
+
+    @property
+    def subject(self) -> str:
+        return str(self.account_id)

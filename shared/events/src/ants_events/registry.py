@@ -5,6 +5,7 @@ from ants_events.base import IntegrationEvent
 
 CONTRACTS: tuple[type[IntegrationEvent], ...] = (
     identity.AccountRegisteredV1,
+    identity.AccountRegisteredV2,
     requests.RequestStartedV1,
     requests.RequestSubmittedV1,
     requests.TheftDeclarationRequestedV1,
@@ -19,6 +20,15 @@ CONTRACTS: tuple[type[IntegrationEvent], ...] = (
     cert.AgentMessagePostedV1,
     payment.PaymentRecordedV1,
 )
+
+# Contracts that stay known (their records remain on the topics and still decode, their
+# schemas stay published) but that no producer publishes any more, and why.
+NO_LONGER_PUBLISHED: dict[type[IntegrationEvent], str] = {
+    identity.AccountRegisteredV1: (
+        "No longer published: it carried the e-mail address in clear on a topic other "
+        "agencies read. The identity service publishes AccountRegistered v2 instead."
+    ),
+}
 
 BY_CE_TYPE: dict[str, type[IntegrationEvent]] = {c.ce_type(): c for c in CONTRACTS}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ants_events import topics
 from ants_events.base import IntegrationEvent
-from ants_events.registry import CONTRACTS
+from ants_events.registry import CONTRACTS, NO_LONGER_PUBLISHED
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -49,6 +49,7 @@ def asyncapi() -> dict[str, Any]:
             "name": c.type_name,
             "title": f"{c.type_name} v{c.version}",
             "summary": (c.__doc__ or "").strip().splitlines()[0] if c.__doc__ else c.type_name,
+            **({"description": NO_LONGER_PUBLISHED[c]} if c in NO_LONGER_PUBLISHED else {}),
             "contentType": "application/json",
             "bindings": {"kafka": {"key": {"type": "string", "format": "uuid"}}},
             "headers": {

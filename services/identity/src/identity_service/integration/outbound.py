@@ -5,18 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from ants_events.base import IntegrationEvent
-from ants_events.identity import AccountRegisteredV1
+from ants_events.identity import AccountRegisteredV2
 from ants_runtime.store import event_id_of
 from identity_service.domain.model import Account
 
 
 def to_contract(domain_event: Any) -> IntegrationEvent | None:
+    """AccountRegistered v2 only: v1 put the e-mail address on a topic other agencies read.
+
+    An account stored before v2 existed is republished as v2 under the same ce_id, so a
+    consumer that already handled its v1 recognises it.
+    """
     if isinstance(domain_event, Account.Registered):
-        return AccountRegisteredV1(
+        return AccountRegisteredV2(
             event_id=event_id_of(domain_event),
             occurred_at=domain_event.timestamp,
             account_id=domain_event.originator_id,
-            email=domain_event.email,
             given_name=domain_event.given_name,
             family_name=domain_event.family_name,
             roles=tuple(domain_event.roles),
