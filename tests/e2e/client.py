@@ -81,7 +81,7 @@ class Api:
             "POST", "identity", "/accounts",
             json={"email": email, "password": PASSWORD, "given_name": given_name, "family_name": family_name},
         )
-        assert response.status_code == 201, response.text
+        assert response.status_code == 202, response.text
         return self.login(email)
 
     # --- the loss case, step by step ------------------------------------------------------

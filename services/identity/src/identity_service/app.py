@@ -9,20 +9,46 @@ from litestar.di import Provide
 
 from ants_runtime.auth import TokenIssuer, ensure_keypair
 from ants_runtime.service import ServiceRuntime, serve
+from identity_service.adapters.mail import AccountMails, MailDrop, Outbox, SmtpRelay
 from identity_service.application import IdentityApplication
-from identity_service.domain.model import EmailAlreadyRegistered, InvalidAccount, WrongCredentials
+from identity_service.domain.model import InvalidAccount, WrongCredentials
+from identity_service.domain.passwords import Passwords
+from identity_service.http.clients import TrustedProxies
 from identity_service.http.controllers import AccountsController
 from identity_service.integration.outbound import to_contract
 from identity_service.settings import Settings, get_settings
 
-DOMAIN_ERRORS = {InvalidAccount: 422, EmailAlreadyRegistered: 409, WrongCredentials: 401}
+DOMAIN_ERRORS = {InvalidAccount: 422, WrongCredentials: 401}
+
+
+def outbox_of(settings: Settings) -> Outbox:
+    if settings.identity_smtp_host:
+        return SmtpRelay(
+            settings.identity_smtp_host, settings.identity_smtp_port,
+            starttls=settings.identity_smtp_starttls, username=settings.identity_smtp_username,
+            password=settings.identity_smtp_password,
+        )
+    return MailDrop(settings.mail_dir)
+
+
+def build_application(settings: Settings) -> IdentityApplication:
+    env = settings.eventsourcing_env()
+    account_policy, address_policy = settings.login_policies()
+    return IdentityApplication(
+        env=env,
+        passwords=Passwords(settings.identity_password_hash_concurrency),
+        mails=AccountMails(outbox_of(settings), settings.identity_mail_from),
+        account_policy=account_policy,
+        address_policy=address_policy,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    identity = IdentityApplication(env=settings.eventsourcing_env())
+    identity = build_application(settings)
     ensure_keypair(settings.auth_private_key_file, settings.auth_public_key_file)
     issuer = TokenIssuer(settings.auth_private_key_file.read_bytes(), settings.token_ttl_seconds)
+    proxies = TrustedProxies(settings.forwarded_allow_ips)
     if settings.identity_seed_file:
         identity.seed(json.loads(settings.identity_seed_file.read_text()))
     runtime = ServiceRuntime(settings, identity, to_contract)
@@ -35,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "identity": Provide(lambda: identity, sync_to_thread=False),
             "issuer": Provide(lambda: issuer, sync_to_thread=False),
+            "client_address": Provide(proxies.client_address, sync_to_thread=False),
         },
     )
 

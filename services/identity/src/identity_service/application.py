@@ -2,42 +2,70 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ants_runtime.store import ServiceApplication
+from ants_runtime.store import ServiceApplication, retry_on_conflict
+from identity_service.adapters.mail import AccountMails
 from identity_service.domain.model import (
     Account,
-    EmailAlreadyRegistered,
     EmailIndex,
     WrongCredentials,
     check_account,
     normalise_email,
 )
-from identity_service.domain.passwords import hash_password, verify_password
+from identity_service.domain.passwords import Passwords
+from identity_service.domain.throttle import (
+    ACCOUNT_POLICY,
+    ADDRESS_POLICY,
+    LoginThrottle,
+    ThrottlePolicy,
+)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class IdentityApplication(ServiceApplication):
     name = "identity"
+    snapshotting_intervals = {LoginThrottle: 50}
 
-    def register(
-        self, email: str, password: str, given_name: str, family_name: str,
-        roles: tuple[str, ...] = ("citizen",),
-    ) -> UUID:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        passwords: Passwords | None = None,
+        mails: AccountMails | None = None,
+        clock: Clock = utc_now,
+        account_policy: ThrottlePolicy = ACCOUNT_POLICY,
+        address_policy: ThrottlePolicy = ADDRESS_POLICY,
+    ) -> None:
+        super().__init__(env)
+        self.passwords = passwords or Passwords()
+        self.mails = mails or AccountMails()
+        self.clock = clock
+        self.policies = {"account": account_policy, "address": address_policy}
+
+    def register(self, email: str, password: str, given_name: str, family_name: str) -> None:
+        """Create a citizen account. The caller learns nothing of whether the address was
+        free: both ways take a password hash and send one mail, which tells the owner."""
         email = normalise_email(email)
         check_account(email, password, given_name, family_name)
-        if self.find_by_email(email) is not None:
-            raise EmailAlreadyRegistered
-        account = Account(
-            email, hash_password(password), given_name.strip(), family_name.strip(), list(roles)
-        )
-        try:
-            self.save(account, EmailIndex(email=email, account_id=account.id))
-        except IntegrityError:  # registered concurrently with the same address
-            raise EmailAlreadyRegistered from None
-        return account.id
+        password_hash = self.passwords.hash(password)
+        if self.find_by_email(email) is None and self._create_account(
+            email, password_hash, given_name.strip(), family_name.strip(), ["citizen"]
+        ):
+            self.mails.account_created(email, given_name.strip())
+        else:
+            self.mails.already_registered(email)
 
     def find_by_email(self, email: str) -> Account | None:
         email = normalise_email(email)
@@ -47,23 +75,79 @@ class IdentityApplication(ServiceApplication):
             return None
         return self.repository.get(index.account_id)
 
-    def authenticate(self, email: str, password: str) -> Account:
+    def authenticate(self, email: str, password: str, client_address: str | None = None) -> Account:
+        """The account, or WrongCredentials after the same work whether or not it exists.
+
+        Failures are counted per e-mail address (known or not, so that refusals do not tell
+        either) and per client address. A success clears the account's count, never the
+        client address's: logging into one's own account must not wipe a guesser's record.
+        """
+        email = normalise_email(email)
+        throttles = {"account": email} | ({"address": client_address} if client_address else {})
+        now = self.clock()
+        for kind, key in throttles.items():
+            self._throttle(kind, key).check(self.policies[kind], now)
         account = self.find_by_email(email)
-        if account is None or not verify_password(password, account.password_hash):
+        if not self.passwords.verify(password, account.password_hash if account else None):
+            self._record_failure(throttles, now)
             raise WrongCredentials
+        assert account is not None
+        self._forget_failures("account", email)
         return account
 
     def get_account(self, account_id: UUID) -> Account:
         return self.repository.get(account_id)
 
     def seed(self, accounts: list[dict[str, object]]) -> int:
-        """Create the listed accounts that do not exist yet (demo data, first staff accounts)."""
+        """Create the listed accounts that do not exist yet (demo data, first staff accounts).
+        No mail is sent for them."""
         created = 0
         for spec in accounts:
-            if self.find_by_email(str(spec["email"])) is None:
-                self.register(
-                    str(spec["email"]), str(spec["password"]), str(spec["given_name"]),
-                    str(spec["family_name"]), tuple(spec.get("roles", ["citizen"])),  # type: ignore[arg-type]
-                )
-                created += 1
+            email = normalise_email(str(spec["email"]))
+            password, given_name, family_name = (
+                str(spec["password"]), str(spec["given_name"]), str(spec["family_name"])
+            )
+            if self.find_by_email(email) is not None:
+                continue
+            check_account(email, password, given_name, family_name)
+            roles = [str(role) for role in cast(list[object], spec.get("roles", ["citizen"]))]
+            created += self._create_account(
+                email, self.passwords.hash(password), given_name.strip(), family_name.strip(), roles
+            )
         return created
+
+    def _create_account(
+        self, email: str, password_hash: str, given_name: str, family_name: str, roles: list[str]
+    ) -> bool:
+        """False when the address was registered concurrently (its index already exists)."""
+        account = Account(email, password_hash, given_name, family_name, roles)
+        try:
+            self.save(account, EmailIndex(email=email, account_id=account.id))
+        except IntegrityError:
+            return False
+        return True
+
+    # --- failed logins ----------------------------------------------------------------------
+
+    def _throttle(self, kind: str, key: str) -> LoginThrottle:
+        throttle_id = LoginThrottle.id_for(kind, key)
+        try:
+            return self.repository.get(throttle_id)
+        except AggregateNotFoundError:
+            return LoginThrottle(id=throttle_id)
+
+    @retry_on_conflict()
+    def _record_failure(self, throttles: dict[str, str], at: datetime) -> None:
+        """Saved by compare-and-set: replicas counting the same address at once all count."""
+        recorded = []
+        for kind, key in throttles.items():
+            throttle = self._throttle(kind, key)
+            throttle.record_failure(at)
+            recorded.append(throttle)
+        self.save(*recorded)
+
+    @retry_on_conflict()
+    def _forget_failures(self, kind: str, key: str) -> None:
+        throttle = self._throttle(kind, key)
+        if throttle.clear():
+            self.save(throttle)

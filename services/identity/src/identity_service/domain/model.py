@@ -19,11 +19,6 @@ class InvalidAccount(IdentityError):
     pass
 
 
-class EmailAlreadyRegistered(IdentityError):
-    def __init__(self) -> None:
-        super().__init__("Un compte existe déjà avec cette adresse e-mail.")
-
-
 class WrongCredentials(IdentityError):
     def __init__(self) -> None:
         super().__init__("Adresse e-mail ou mot de passe incorrect.")

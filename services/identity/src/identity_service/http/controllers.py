@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.status_codes import HTTP_202_ACCEPTED
 from msgspec import Struct
 
 from ants_runtime.auth import Principal, TokenIssuer
+from ants_runtime.http import error_body
 from identity_service.application import IdentityApplication
+from identity_service.domain.throttle import TooManyAttempts
+
+REGISTRATION_RECEIVED = (
+    "Votre demande de création de compte est enregistrée : un courriel a été envoyé à "
+    "l'adresse indiquée."
+)
 
 
 class NewAccount(Struct):
@@ -24,8 +34,8 @@ class Credentials(Struct):
     password: str
 
 
-class AccountCreated(Struct):
-    account_id: UUID
+class RegistrationReceived(Struct):
+    message: str
 
 
 class Session(Struct):
@@ -42,21 +52,53 @@ class Me(Struct):
     roles: list[str]
 
 
+class ErrorView(Struct):
+    status_code: int
+    message: str  # in French, for the person
+
+
+def too_many_attempts(_: Request[Any, Any, Any], error: TooManyAttempts) -> Response[Any]:
+    response = error_body(429, str(error))
+    response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
 class AccountsController(Controller):
     tags = ["accounts"]
+    exception_handlers = {TooManyAttempts: too_many_attempts}
 
-    @post("/accounts", summary="Create a citizen account")
-    async def register(self, data: NewAccount, identity: IdentityApplication) -> AccountCreated:
-        account_id = await asyncio.to_thread(
+    @post(
+        "/accounts", status_code=HTTP_202_ACCEPTED, summary="Create a citizen account",
+        description="The same answer whether or not the address already has an account: a "
+        "mail tells its owner which it was (created, or someone tried to register it again).",
+    )
+    async def register(
+        self, data: NewAccount, identity: IdentityApplication
+    ) -> RegistrationReceived:
+        await asyncio.to_thread(
             identity.register, data.email, data.password, data.given_name, data.family_name
         )
-        return AccountCreated(account_id)
+        return RegistrationReceived(REGISTRATION_RECEIVED)
 
-    @post("/sessions", status_code=200, summary="Log in: get a bearer token")
+    @post(
+        "/sessions", status_code=200, summary="Log in: get a bearer token",
+        description="Failed logins are counted per e-mail address and per client address: "
+        "after a few, each attempt must wait longer, then none is taken for a while (429 "
+        "with Retry-After). A successful login clears the count of the account.",
+        responses={
+            401: ResponseSpec(ErrorView, description="Wrong e-mail or password",
+                              generate_examples=False),
+            429: ResponseSpec(ErrorView, description="Too many failed logins; see Retry-After",
+                              generate_examples=False),
+        },
+    )
     async def login(
-        self, data: Credentials, identity: IdentityApplication, issuer: TokenIssuer
+        self, data: Credentials, identity: IdentityApplication, issuer: TokenIssuer,
+        client_address: str | None,
     ) -> Session:
-        account = await asyncio.to_thread(identity.authenticate, data.email, data.password)
+        account = await asyncio.to_thread(
+            identity.authenticate, data.email, data.password, client_address
+        )
         principal = Principal(
             account.id, account.email, account.given_name, account.family_name,
             frozenset(account.roles),
