@@ -17,6 +17,7 @@ from identity_service.http.clients import TrustedProxies
 from identity_service.http.controllers import AccountsController
 from identity_service.integration.outbound import to_contract
 from identity_service.settings import Settings, get_settings
+from identity_service.storage import make_store_private
 
 DOMAIN_ERRORS = {InvalidAccount: 422, WrongCredentials: 401}
 
@@ -33,6 +34,7 @@ def outbox_of(settings: Settings) -> Outbox:
 
 def build_application(settings: Settings) -> IdentityApplication:
     env = settings.eventsourcing_env()
+    make_store_private(env, IdentityApplication.name, settings.service_dir)
     account_policy, address_policy = settings.login_policies()
     return IdentityApplication(
         env=env,

@@ -4,7 +4,9 @@ guessing passwords is refused for a while, per account and per client address.""
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +38,10 @@ def account(email: str, password: str = PASSWORD, given_name: str = "Marie") -> 
 
 def credentials(email: str, password: str = PASSWORD) -> dict[str, str]:
     return {"email": email, "password": password}
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +139,20 @@ async def test_one_client_address_guessing_many_accounts_is_refused(
         elsewhere = {"X-Forwarded-For": "198.51.100.2"}
         assert (await http.post("/sessions", json=credentials(new_address()), headers=elsewhere)).status_code == 401
         assert (await http.post("/sessions", json=credentials(new_address()))).status_code == 401
+
+
+async def test_the_store_and_the_mails_are_readable_by_the_service_user_only(
+    identity_service, new_address
+) -> None:
+    async with identity_service.http() as http:
+        await http.post("/accounts", json=account(new_address()))
+    folder = identity_service.store_dir
+    assert mode(folder) == 0o700
+    assert mode(folder / "events.sqlite") == 0o600
+    for journal in folder.glob("events.sqlite-*"):
+        assert mode(journal) == 0o600, journal.name
+    assert mode(folder / "mail") == 0o700
+    assert {mode(m) for m in (folder / "mail").glob("*.eml")} == {0o600}
 
 
 async def test_account_registered_is_published_without_the_e_mail(
