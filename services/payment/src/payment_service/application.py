@@ -11,8 +11,13 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from ants_runtime.inbound import NotReady
 from ants_runtime.store import ServiceApplication
-from payment_service.adapters.psp import PaymentProvider, SimulatedPaymentProvider
+from payment_service.adapters.psp import (
+    PaymentProvider,
+    ProviderUnavailable,
+    SimulatedPaymentProvider,
+)
 from payment_service.domain.cards import read_card
 from payment_service.domain.model import (
     DossierNotFound,
@@ -59,12 +64,39 @@ class PaymentApplication(ServiceApplication):
         check_amount_due(total, currency, lines)
         return [PayableDossier(dossier_id, account_id, total, currency, lines)]
 
-    def withdraw_dossier(self, dossier_id: UUID) -> list[PayableDossier]:
-        """Inbound: the request was cancelled. A dossier never made payable is not known here."""
+    def withdraw_dossier(self, dossier_id: UUID) -> list[Payment]:
+        """Inbound: the request was cancelled. Idempotent by dossier id: the dossier is
+        withdrawn once, and a payment authorised but not recorded is voided once, then
+        released at the provider. A dossier never made payable is not known here."""
         if dossier_id not in self.repository:
             return []
         dossier: PayableDossier = self.repository.get(dossier_id)
-        return [dossier] if dossier.withdraw() else []
+        payment: Payment | None = (
+            self.repository.get(dossier.payment_id) if dossier.payment_id else None
+        )
+        if dossier.withdraw():
+            voided = [payment] if payment is not None and payment.void() else []
+            # Saved before the provider is told: if the citizen's « enregistrer » was saved
+            # first, this save fails, the handler runs again, finds the dossier paid and
+            # voids nothing.
+            self.save(dossier, *voided)
+        if payment is None or not payment.awaits_release:
+            return []
+        return [self._release(payment)]
+
+    def _release(self, payment: Payment) -> Payment:
+        """Ask the provider to void the authorisation. When it cannot now, the cancellation
+        is parked and tried again later; the payment stays voided here meanwhile."""
+        try:
+            self.provider.void(payment.psp_reference)
+        except ProviderUnavailable as unavailable:
+            raise NotReady(f"the provider could not void {payment.psp_reference}") from unavailable
+        payment.record_release(payment.psp_reference)
+        log.info(
+            "payment.voided", dossier_id=str(payment.dossier_id), payment_id=str(payment.id),
+            psp_reference=payment.psp_reference,
+        )
+        return payment
 
     def knows(self, dossier_id: UUID) -> bool:
         """Whether the dossier's RequestReadyForPayment has been received here."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
 
 from ants_events import AmountDue, FeeLine
+from ants_events.requests import RequestCancelledV1
 
 CARD = "4970 1000 0006 0000"
 NOT_PAYABLE = "Ce dossier n'est pas en attente de paiement."
@@ -100,6 +102,54 @@ async def test_a_citizen_pays_then_records_and_one_payment_recorded_is_published
     assert recorded["psp_reference"] == payment["psp_reference"]
     assert b"4970100000060000" not in record.value and b"4970 1000" not in record.value
     assert b"cvv" not in record.value.lower()
+
+
+async def test_a_cancelled_request_releases_the_amount_authorised_on_the_card_once(
+    payment_service, new_citizen, publish, make_ready_event, read_payment_topic, poll
+) -> None:
+    marie = new_citizen()
+    dossier_id = uuid4()
+    await publish(make_ready_event(dossier_id, marie.account_id))
+    async with payment_service.client(marie) as http:
+        paid = await pay_when_ready(http, poll, body(dossier_id))
+        payment_id = paid.json()["payment_id"]
+
+        cancellation = RequestCancelledV1(
+            event_id=uuid4(), occurred_at=datetime.now(UTC), dossier_id=dossier_id,
+            reason="annulée par l'usager",
+        )
+        await publish(cancellation)
+
+        def voided_lines() -> list[str]:
+            return [line for line in payment_service.log_text().splitlines()
+                    if "payment.voided" in line and str(dossier_id) in line]
+
+        async def released() -> bool:
+            return bool(voided_lines())
+
+        await poll(released)
+        shown = (await http.get(f"/payments/{payment_id}")).json()
+        assert shown["status"] == "voided"
+        assert (await http.get(f"/dossiers/{dossier_id}")).json()["status"] == "withdrawn"
+        refused = await http.post(f"/payments/{payment_id}/record")
+        assert refused.status_code == 409
+        assert refused.json()["message"] == (
+            "Ce paiement a été annulé avec la demande : aucun montant ne sera prélevé."
+        )
+
+        # The same cancellation again, and another one, then a barrier behind them on the
+        # same partition: once it is handled, so are they.
+        await publish(cancellation)
+        await publish(cancellation.model_copy(update={"event_id": uuid4()}))
+        barrier = uuid4()
+        await publish(make_ready_event(barrier, marie.account_id))
+
+        async def barrier_handled() -> bool:
+            return (await http.get(f"/dossiers/{barrier}")).status_code == 200
+
+        await poll(barrier_handled)
+    assert len(voided_lines()) == 1
+    assert of_dossier(await read_payment_topic(), dossier_id) == []  # nothing was paid
 
 
 async def _published(read_payment_topic, dossier_id: UUID) -> list:

@@ -14,6 +14,10 @@ from payment_service.domain.cards import Card
 from payment_service.domain.model import Money, PaymentDeclined
 
 
+class ProviderUnavailable(Exception):
+    """The provider could not be reached or answered with a temporary error: try again later."""
+
+
 class PaymentProvider(Protocol):
     def authorise(self, amount: Money, card: Card) -> str:
         """Reserve the amount on the card; return the provider's reference.
@@ -22,7 +26,11 @@ class PaymentProvider(Protocol):
         """
 
     def void(self, psp_reference: str) -> None:
-        """Release an authorisation the service will not use (lost a concurrent race)."""
+        """Release an authorisation the service will not use (a concurrent race lost, or the
+        request cancelled). Idempotent: voiding a voided reference succeeds.
+
+        Raises ProviderUnavailable on a temporary failure.
+        """
 
 
 # Documented test cards (any other Luhn-valid number is accepted, e.g. 4970 1000 0000 0000).

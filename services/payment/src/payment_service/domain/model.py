@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 PAYABLE, AUTHORISED, PAID = "payable", "authorised", "paid"
 WITHDRAWN = "withdrawn"
 RECORDED = "recorded"
+VOIDED = "voided"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
@@ -40,6 +41,13 @@ class AlreadyAuthorised(NotPayable):
 class AlreadyPaid(NotPayable):
     def __init__(self) -> None:
         super().__init__("Ce dossier n'est pas en attente de paiement : il a déjà été payé.")
+
+
+class PaymentVoided(NotPayable):
+    def __init__(self) -> None:
+        super().__init__(
+            "Ce paiement a été annulé avec la demande : aucun montant ne sera prélevé."
+        )
 
 
 class NotYourDossier(PaymentError):
@@ -232,7 +240,32 @@ class Payment(Aggregate):
         """The citizen's « enregistrer votre paiement »; a second call changes nothing."""
         if self.is_recorded:
             return
+        if self.status == VOIDED:
+            raise PaymentVoided()
         self._recorded(**self._receipt())
+
+    def void(self) -> bool:
+        """The request was cancelled before the payment was recorded: the authorisation will
+        not be used. Idempotent: False when nothing changes (voided already, or recorded)."""
+        if self.status != AUTHORISED:
+            return False
+        self._voided(self.psp_reference)
+        return True
+
+    @event("Voided", topic="payment:Payment.Voided")
+    def _voided(self, psp_reference: str) -> None:
+        self.status = VOIDED
+        self.released = False
+
+    @property
+    def awaits_release(self) -> bool:
+        """Voided here, and the provider not yet told to release the amount on the card."""
+        return self.status == VOIDED and not self.released
+
+    @event("Released", topic="payment:Payment.Released")
+    def record_release(self, psp_reference: str) -> None:
+        """The provider voided the authorisation: nothing is held on the card any more."""
+        self.released = True
 
     def _receipt(self) -> dict[str, Any]:
         return {

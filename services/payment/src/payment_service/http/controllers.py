@@ -42,7 +42,7 @@ class AmountView(Struct):
 class PaymentView(Struct):
     payment_id: UUID
     dossier_id: UUID
-    status: str  # "authorised" then "recorded"
+    status: str  # "authorised", then "recorded", or "voided" when the request was cancelled
     amount: AmountView
     card_last4: str
     psp_reference: str
@@ -50,7 +50,7 @@ class PaymentView(Struct):
 
 class DossierView(Struct):
     dossier_id: UUID
-    status: str  # "payable", "authorised" or "paid"
+    status: str  # "payable", "authorised", "paid", or "withdrawn" (the request was cancelled)
     amount_due: AmountView
     payment_id: UUID | None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ants_events.requests import RequestCancelledV1, RequestReadyForPaymentV1
 from ants_runtime.inbound import InboundEvents
 from payment_service.application import PaymentApplication
-from payment_service.domain.model import PayableDossier
+from payment_service.domain.model import PayableDossier, Payment
 
 
 def subscribe(inbound: InboundEvents, payment: PaymentApplication) -> None:
@@ -17,5 +17,9 @@ def subscribe(inbound: InboundEvents, payment: PaymentApplication) -> None:
             [line.model_dump() for line in amount.lines],
         )
 
+    def cancelled(event: RequestCancelledV1) -> list[Payment]:
+        """Idempotent by dossier id: withdrawn once; an authorised payment voided once."""
+        return payment.withdraw_dossier(event.dossier_id)
+
     inbound.on(RequestReadyForPaymentV1, ready_for_payment)
-    inbound.on(RequestCancelledV1, lambda event: payment.withdraw_dossier(event.dossier_id))
+    inbound.on(RequestCancelledV1, cancelled)
