@@ -31,6 +31,7 @@ from ants_events.cert import AttachmentAcceptedV1, AttachmentRejectedV1
 from ants_events.payment import PaymentRecordedV1
 from ants_events.requests import (
     Holder,
+    RequestCancelledV1,
     RequestStartedV1,
     RequestSubmittedV1,
     TheftDeclarationRequestedV1,
@@ -104,6 +105,12 @@ class SampleDossier:
             dossier_id=self.dossier_id, account_id=self.account_id, plate=self.plate,
         )
 
+    def cancelled(self) -> RequestCancelledV1:
+        return RequestCancelledV1(
+            event_id=uuid.uuid4(), occurred_at=self.started_at + timedelta(minutes=8),
+            dossier_id=self.dossier_id, reason="annulée par l'usager",
+        )
+
     def paid(self, occurred_at: datetime | None = None) -> PaymentRecordedV1:
         return PaymentRecordedV1(
             event_id=uuid.uuid4(),
@@ -134,6 +141,11 @@ class SampleDossier:
 
 @pytest.fixture
 def sample() -> SampleDossier:
+    return SampleDossier()
+
+
+@pytest.fixture
+def another_dossier() -> SampleDossier:
     return SampleDossier()
 
 

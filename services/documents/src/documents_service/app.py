@@ -13,6 +13,7 @@ from documents_service.domain.model import (
     CertificateNotFound,
     ConcurrentUpload,
     DocumentNotFound,
+    DossierCancelled,
     DossierNotFound,
     NotAwaitingDeclaration,
 )
@@ -34,6 +35,7 @@ DOMAIN_ERRORS = {
     DocumentNotFound: 404,
     CertificateNotFound: 404,
     AccessDenied: 403,
+    DossierCancelled: 409,
     NotAwaitingDeclaration: 409,
     ConcurrentUpload: 409,
     FileTooLarge: 413,

@@ -99,6 +99,11 @@ class DocumentsApplication(ServiceApplication):
         dossier.record_review(review_id, document_id, accepted)
         return [dossier]
 
+    def record_cancellation(self, dossier_id: UUID, cancelled_at: str) -> Aggregates:
+        dossier = self._file(dossier_id)
+        dossier.record_cancellation(cancelled_at)
+        return [dossier]
+
     def _file(self, dossier_id: UUID) -> DossierFile:
         try:
             return self.repository.get(dossier_id)

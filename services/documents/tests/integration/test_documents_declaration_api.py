@@ -164,3 +164,26 @@ async def test_theft_declaration_sent_rejected_sent_again_and_accepted(
     await service.publish(theft.accepted(second_id))
     accepted = await send(service, theft, pdf_bytes)
     assert accepted.status_code == 409
+
+
+async def test_no_declaration_is_taken_once_the_request_is_cancelled(
+    sqlite_service, theft, another_dossier, pdf_bytes
+) -> None:
+    await sqlite_service.publish(
+        theft.started(), theft.submitted(), theft.theft_declaration_requested()
+    )
+    await until_awaiting(sqlite_service, theft)
+
+    # The cancellation, then a barrier behind it on the same partition: once the barrier
+    # dossier is known, the cancellation was handled.
+    barrier = another_dossier
+    await sqlite_service.publish(theft.cancelled(), barrier.started())
+    await sqlite_service.documents_when(barrier.dossier_id, barrier.account_id, lambda _: True)
+
+    response = await send(sqlite_service, theft, pdf_bytes)
+    assert response.status_code == 409
+    assert response.json()["message"] == (
+        "Cette demande a été annulée : elle n'accepte plus de document."
+    )
+    listed = await sqlite_service.documents_when(theft.dossier_id, theft.account_id, lambda _: True)
+    assert listed == []  # nothing was stored

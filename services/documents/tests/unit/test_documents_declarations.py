@@ -7,6 +7,7 @@ import pytest
 from ants_events.documents import DeclarationUploadedV1
 from documents_service.domain.model import (
     AccessDenied,
+    DossierCancelled,
     DossierNotFound,
     NotAwaitingDeclaration,
     Reader,
@@ -113,3 +114,20 @@ def test_cert_agents_and_auditors_read_declarations_other_citizens_do_not(
         documents.app.open_document(document_id, Reader(uuid4(), frozenset({"citizen"})))
     with pytest.raises(AccessDenied):
         documents.app.open_document(document_id, Reader(uuid4(), frozenset({"operator"})))
+
+
+def test_a_cancelled_request_takes_no_declaration_even_after_a_rejection(
+    documents, awaiting, pdf_bytes
+) -> None:
+    first = documents.app.upload_declaration(awaiting.dossier_id, awaiting.account_id, pdf_bytes)
+    cancellation = awaiting.cancelled()
+    assert documents.deliver(cancellation)
+    assert documents.deliver(cancellation.model_copy(update={"event_id": uuid4()}))
+    documents.deliver(awaiting.rejected(UUID(first["document_id"])))  # would reopen the upload
+
+    with pytest.raises(DossierCancelled, match="annulée"):
+        documents.app.upload_declaration(awaiting.dossier_id, awaiting.account_id, pdf_bytes)
+    # Recorded once, by dossier: the second cancellation changed nothing.
+    stored = [type(e).__name__ for e in documents.app.events.get(awaiting.dossier_id)]
+    assert stored.count("Cancelled") == 1
+    assert not documents.app.awaits_declaration(awaiting.dossier_id)

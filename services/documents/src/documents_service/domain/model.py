@@ -44,6 +44,11 @@ class NotAwaitingDeclaration(DocumentsError):
         super().__init__("Ce dossier n'attend pas de déclaration de vol.")
 
 
+class DossierCancelled(DocumentsError):
+    def __init__(self) -> None:
+        super().__init__("Cette demande a été annulée : elle n'accepte plus de document.")
+
+
 class ConcurrentUpload(DocumentsError):
     def __init__(self) -> None:
         super().__init__("Un autre envoi vient d'être enregistré pour ce dossier. Réessayez.")
@@ -99,6 +104,7 @@ class DossierFile(Aggregate):
         self.reviews: list[str] = []
         self.documents: list[dict[str, Any]] = []
         self.certificate: dict[str, Any] | None = None
+        self.cancelled = False
 
     @property
     def is_started(self) -> bool:
@@ -154,7 +160,7 @@ class DossierFile(Aggregate):
         }
 
     def request_declaration(self) -> None:
-        if not self.awaiting_declaration and self.certificate is None:
+        if not self.awaiting_declaration and self.certificate is None and not self.cancelled:
             self._declaration_requested()
 
     @event("DeclarationRequested", topic="documents:DossierFile.DeclarationRequested")
@@ -193,7 +199,7 @@ class DossierFile(Aggregate):
         if accepted:
             self._declaration_accepted(review_id, document_id)
         else:
-            self._declaration_rejected(review_id, document_id, about_latest)
+            self._declaration_rejected(review_id, document_id, about_latest and not self.cancelled)
 
     @event("DeclarationAccepted", topic="documents:DossierFile.DeclarationAccepted")
     def _declaration_accepted(self, review_id: UUID, document_id: UUID) -> None:
@@ -206,6 +212,16 @@ class DossierFile(Aggregate):
         if reopens:
             self.awaiting_declaration = True
 
+    def record_cancellation(self, cancelled_at: str) -> None:
+        """The request was cancelled: no document is taken any more. Recorded once."""
+        if not self.cancelled:
+            self._cancelled(cancelled_at)
+
+    @event("Cancelled", topic="documents:DossierFile.Cancelled")
+    def _cancelled(self, cancelled_at: str) -> None:
+        self.cancelled = True
+        self.awaiting_declaration = False
+
     # What this service produces.
 
     def check_accepts_declaration(self, account_id: UUID) -> None:
@@ -213,6 +229,8 @@ class DossierFile(Aggregate):
             raise DossierNotFound
         if account_id != self.account_id:
             raise AccessDenied
+        if self.cancelled:
+            raise DossierCancelled
         if not self.awaiting_declaration:
             raise NotAwaitingDeclaration
 

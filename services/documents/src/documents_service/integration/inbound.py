@@ -9,6 +9,7 @@ from __future__ import annotations
 from ants_events.cert import AttachmentAcceptedV1, AttachmentRejectedV1
 from ants_events.payment import PaymentRecordedV1
 from ants_events.requests import (
+    RequestCancelledV1,
     RequestStartedV1,
     RequestSubmittedV1,
     TheftDeclarationRequestedV1,
@@ -39,6 +40,9 @@ def subscribe(inbound: InboundEvents, documents: DocumentsApplication) -> None:
     def declaration_requested(e: TheftDeclarationRequestedV1) -> Aggregates:
         return documents.request_declaration(e.dossier_id)
 
+    def cancelled(e: RequestCancelledV1) -> Aggregates:
+        return documents.record_cancellation(e.dossier_id, e.occurred_at.isoformat())
+
     def paid(e: PaymentRecordedV1) -> Aggregates:
         return documents.record_payment(
             e.dossier_id,
@@ -60,6 +64,7 @@ def subscribe(inbound: InboundEvents, documents: DocumentsApplication) -> None:
     inbound.on(RequestStartedV1, started)
     inbound.on(RequestSubmittedV1, submitted)
     inbound.on(TheftDeclarationRequestedV1, declaration_requested)
+    inbound.on(RequestCancelledV1, cancelled)
     inbound.on(PaymentRecordedV1, paid)
     inbound.on(AttachmentRejectedV1, rejected)
     inbound.on(AttachmentAcceptedV1, accepted)
