@@ -132,9 +132,13 @@ class Services:
             "given_name": given_name, "family_name": family_name,
         })
 
-    async def login(self, email: str, password: str) -> str:
+    async def login(self, email: str, password: str, client: str | None = None) -> str:
+        """`client`: the person's address, so that identity counts failed logins per client
+        (it trusts the portal's X-Forwarded-For, see FORWARDED_ALLOW_IPS)."""
+        headers = {"X-Forwarded-For": client} if client else {}
         session = await self.json(
-            "identity", "POST", "/sessions", json={"email": email, "password": password}
+            "identity", "POST", "/sessions", json={"email": email, "password": password},
+            headers=headers,
         )
         return str(session["access_token"])
 

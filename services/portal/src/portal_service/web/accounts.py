@@ -46,7 +46,7 @@ class AccountsController(Controller):
             await services.register(
                 values["email"], values["password"], values["given_name"], values["family_name"]
             )
-            token = await services.login(values["email"], values["password"])
+            token = await services.login(values["email"], values["password"], client_of(request))
             sign_in(request, token, await services.me(token))
         except ApiError as error:
             values["password"] = ""
@@ -76,7 +76,7 @@ class AccountsController(Controller):
         email = str(data.get("email", "")).strip()
         target = str(data.get("suivant", ""))
         try:
-            token = await services.login(email, str(data.get("password", "")))
+            token = await services.login(email, str(data.get("password", "")), client_of(request))
             user = sign_in(request, token, await services.me(token))
         except ApiError as error:
             return render(
@@ -91,3 +91,9 @@ class AccountsController(Controller):
         sign_out(request)
         flash(request, "Vous êtes déconnecté. À bientôt !", "success")
         return Redirect("/connexion")
+
+
+def client_of(request: HttpRequest) -> str | None:
+    """The person's address as the portal sees it (behind a trusted proxy, uvicorn has
+    already put the forwarded client there)."""
+    return request.client.host if request.client else None
