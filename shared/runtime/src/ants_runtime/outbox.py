@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from ants_events import IntegrationEvent, to_record
@@ -66,6 +66,8 @@ class OutboxRelay:
         self.recorded = 0  # the last notification id this process saw stored
         self._recorded_lock = threading.Lock()
         self._acked: dict[int, int] = {}  # partition -> largest offset acknowledged
+        self._last_ids: dict[int, str] = {}  # partition -> ce_id of the record at that offset
+        self._probe: AIOKafkaConsumer | None = None
         self._published = asyncio.Event()
         self._last_success = time.monotonic()
         self._last_check = time.monotonic()
@@ -88,10 +90,16 @@ class OutboxRelay:
             enable_idempotence=False, request_timeout_ms=10_000,
         )
         await self.producer.start()
+        self._probe = AIOKafkaConsumer(
+            **connection_options(self.settings), enable_auto_commit=False, fetch_max_wait_ms=100
+        )
+        await self._probe.start()
 
     async def stop(self) -> None:
         if self.producer is not None:
             await self.producer.stop()
+        if self._probe is not None:
+            await self._probe.stop()
 
     async def run(self) -> None:
         self.position = await asyncio.to_thread(self.positions.get, self.name)
@@ -133,6 +141,7 @@ class OutboxRelay:
         open_batches: dict[int, Any] = {}
         sent: list[tuple[asyncio.Future[Any], int]] = []
         count = 0
+        last_ids: dict[int, str] = {}
         for notification in notifications:
             contract = self.to_contract(self.app.mapper.to_domain_event(notification))
             if contract is None:
@@ -146,6 +155,7 @@ class OutboxRelay:
                 batch = self.producer.create_batch()
                 batch.append(key=record.key, value=record.value, timestamp=None, headers=headers)
             open_batches[partition] = batch
+            last_ids[partition] = record.headers["ce_id"]
             count += 1
         for partition, batch in open_batches.items():
             sent.append((await self.producer.send_batch(batch, self.topic, partition=partition), batch.record_count()))
@@ -158,6 +168,7 @@ class OutboxRelay:
                 )
                 return 0
             self._acked[metadata.partition] = metadata.offset + records - 1
+        self._last_ids.update(last_ids)
         new_position = notifications[-1].id
         await asyncio.to_thread(self.positions.set, self.name, new_position)
         self.published += count
@@ -198,15 +209,35 @@ class OutboxRelay:
         if now - self._last_check < self.check_seconds or not self._acked:
             return
         self._last_check = now
-        acked = {TopicPartition(self.topic, p): offset for p, offset in self._acked.items()}
-        ends = await fetch_ends(self.settings, acked)
-        for tp, end in ends.items():
-            if end <= self._acked[tp.partition]:
-                self._forgotten(
-                    f"partition {tp.partition} ends at {end} although offset "
-                    f"{self._acked[tp.partition]} was acknowledged"
-                )
+        for partition, offset in list(self._acked.items()):
+            why = await self._record_missing(partition, offset)
+            if why:
+                self._forgotten(why)
                 return
+
+    async def _record_missing(self, partition: int, offset: int) -> str | None:
+        """Whether the last record this relay had acknowledged is still where it was: read it
+        back with a long-lived client (one small fetch); if nothing comes back, ask a new
+        client where the partition ends."""
+        assert self._probe is not None
+        tp = TopicPartition(self.topic, partition)
+        if tp not in self._probe.assignment():
+            self._probe.assign([TopicPartition(self.topic, p) for p in self._acked])
+        self._probe.resume(tp)
+        self._probe.seek(tp, offset)
+        try:
+            found = (await self._probe.getmany(tp, timeout_ms=1000, max_records=1)).get(tp, [])
+        finally:
+            self._probe.pause(tp)  # no fetching in the background between checks
+        if found:
+            same = found[0].offset == offset and (
+                dict(found[0].headers).get("ce_id") == self._last_ids.get(partition, "").encode()
+            )
+            return None if same else f"partition {partition} holds another record at {offset}"
+        end = (await fetch_ends(self.settings, {tp: offset}))[tp]
+        if end <= offset:
+            return f"partition {partition} ends at {end} although offset {offset} was acknowledged"
+        return None
 
     def _forgotten(self, why: str) -> None:
         reason = f"the broker forgot {self.topic} ({why}): republishing from the store"
@@ -214,6 +245,7 @@ class OutboxRelay:
         self.recoveries = [*self.recoveries[-9:], {"at": _now_iso(), "reason": reason}]
         self.problem = reason
         self._acked.clear()
+        self._last_ids.clear()
         self.position = 0
         self._reset = True
         if self._loop is not None:
