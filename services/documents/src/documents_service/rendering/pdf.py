@@ -16,7 +16,6 @@ from typing import Any
 
 import segno
 from fpdf import FPDF, FontFace
-from fpdf.enums import XPos, YPos
 
 from documents_service.domain.model import DossierFile
 from documents_service.rendering import wording
@@ -72,7 +71,7 @@ class Fonts:
             pdf.add_font(self.family, "B", str(self.bold))
 
     def printable(self, text: str) -> str:
-        if self.unicode:
+        if self.unicode or text.isascii():
             return text
         folded = []
         for char in text.translate(LATIN1_FOLDS):
@@ -105,22 +104,81 @@ class OfficialDocument(FPDF):
         self.set_font(self.typeface.family, "B" if bold else "", size)
         self.set_text_color(*color)
 
-    def say(self, width: float, height: float, text: str, **kwargs: Any) -> None:
-        self.cell(width, height, self.typeface.printable(text), **kwargs)
+    def measure(self, text: str) -> float:
+        """Width of text (already printable) in the current font, in mm: get_string_width()
+        without its styled fragments (no markdown, spacing or stretching here)."""
+        assert self.current_font is not None
+        return self.current_font.get_text_width(text, self.font_size_pt, None)[1] / self.k
 
-    def paragraph(self, width: float, height: float, text: str, **kwargs: Any) -> None:
-        kwargs.setdefault("align", "L")
-        self.multi_cell(width, height, self.typeface.printable(text), **kwargs)
+    def put(
+        self, x: float, y: float, width: float, height: float, text: str, align: str = "L",
+        inset: float | None = None,
+    ) -> None:
+        """One line of text where fpdf2's cell(width, height) at (x, y) would print it,
+        without its line breaking machinery: left or right `inset` (the cell margin by
+        default), or centred; the baseline a little below the middle of the height."""
+        # Non-breaking spaces keep words together when wrapping; drawn, they are spaces
+        # (as multi_cell does: viewers ignore them when spacing words).
+        text = self.typeface.printable(text).replace("\u00a0", " ")
+        if not text:
+            return
+        inset = self.c_margin if inset is None else inset
+        if align == "L":
+            left = x + inset
+        elif align == "R":
+            left = x + width - inset - self.measure(text)
+        else:
+            left = x + (width - self.measure(text)) / 2
+        self.text(left, y + height / 2 + 0.3 * self.font_size, text)
+
+    def lines(self, text: str, width: float) -> list[str]:
+        """Printable text cut into lines no wider than `width`: at spaces, and inside a word
+        only when that word alone is wider. A text that fits is measured once."""
+        text = self.typeface.printable(text)
+        result = []
+        for paragraph in text.split("\n"):
+            if self.measure(paragraph) <= width + 1e-6:
+                result.append(paragraph)
+                continue
+            space = self.measure(" ")
+            line, line_width = "", 0.0
+            for word in paragraph.split(" "):
+                word_width = self.measure(word)
+                if line and line_width + space + word_width <= width + 1e-6:
+                    line, line_width = f"{line} {word}", line_width + space + word_width
+                    continue
+                if line:
+                    result.append(line)
+                while word_width > width + 1e-6 and len(word) > 1:
+                    cut = len(word) - 1
+                    while cut > 1 and self.measure(word[:cut]) > width + 1e-6:
+                        cut -= 1
+                    result.append(word[:cut])
+                    word = word[cut:]
+                    word_width = self.measure(word)
+                line, line_width = word, word_width
+            result.append(line)
+        return result
+
+    def block(
+        self, x: float, y: float, width: float, height: float, text: str, align: str = "L",
+        inset: float | None = None,
+    ) -> float:
+        """Text wrapped within `width` as multi_cell would, one line every `height` mm from
+        y; returns the y below the last line."""
+        inset = self.c_margin if inset is None else inset
+        for line in self.lines(text, width - 2 * inset):
+            self.put(x, y, width, height, line, align, inset)
+            y += height
+        return y
 
     def header(self) -> None:
         self.set_fill_color(*NAVY)
         self.rect(0, 0, self.w, 4, style="F")
-        self.set_xy(MARGIN, 8)
         self.font(8, bold=True, color=NAVY)
-        self.say(0, 4, "DEMANDE DE DUPLICATA DU CERTIFICAT D'IMMATRICULATION")
-        self.set_xy(MARGIN, 8)
+        self.put(MARGIN, 8, self.epw, 4, "DEMANDE DE DUPLICATA DU CERTIFICAT D'IMMATRICULATION")
         self.font(8, color=MUTED)
-        self.say(0, 4, "Téléprocédure", align="R")
+        self.put(MARGIN, 8, self.epw, 4, "Téléprocédure", align="R")
         self.set_draw_color(*RULE)
         self.set_line_width(0.3)
         self.line(MARGIN, 14, self.w - MARGIN, 14)
@@ -131,17 +189,17 @@ class OfficialDocument(FPDF):
         self.set_draw_color(*RULE)
         self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
         self.font(7.5, color=MUTED)
-        self.say(0, 6, self.reference)
+        self.put(MARGIN, self.get_y(), self.epw, 6, self.reference)
         self.set_x(MARGIN)
-        self.say(0, 6, f"Page {self.page_no()}/{{nb}}", align="R")
+        # A cell, not text(): fpdf2 fills in the page count ({nb}) only there.
+        self.cell(0, 6, f"Page {self.page_no()}/{{nb}}", align="R")
 
     def title_block(self, title: str, subtitle: str) -> None:
         self.font(17, bold=True, color=NAVY)
-        self.paragraph(0, 8, title, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.ln(1)
+        y = self.block(MARGIN, self.get_y(), self.epw, 8, title, align="C")
         self.font(9.5, color=MUTED)
-        self.paragraph(0, 5, subtitle, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.ln(4)
+        y = self.block(MARGIN, y + 1, self.epw, 5, subtitle, align="C")
+        self.set_xy(MARGIN, y + 4)
 
     def key_figures(self, figures: list[tuple[str, str]]) -> None:
         """A shaded band of a few labelled values side by side (number, dates)."""
@@ -153,45 +211,58 @@ class OfficialDocument(FPDF):
         self.rect(MARGIN, top, 1.2, 17, style="F")
         for index, (label, value) in enumerate(figures):
             x = MARGIN + 4 + index * width
-            self.set_xy(x, top + 2.5)
             self.font(7.5, color=MUTED)
-            self.say(width - 6, 4.5, label.upper())
-            self.set_xy(x, top + 7.5)
+            self.put(x, top + 2.5, width - 6, 4.5, label.upper())
             self.font(12, bold=True)
-            self.say(width - 6, 6.5, value)
+            self.put(x, top + 7.5, width - 6, 6.5, value)
         self.set_xy(MARGIN, top + 17 + 5)
 
     def section(self, title: str, width: float | None = None) -> None:
         width = width or self.w - 2 * MARGIN
-        self.set_x(MARGIN)
+        if self.will_page_break(6.5 + 2 + 5):
+            self.add_page()
+        y = self.get_y() + 6.5
         self.font(10.5, bold=True, color=NAVY)
-        self.say(width, 6.5, title.upper(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.put(MARGIN, self.get_y(), width, 6.5, title.upper())
         self.set_draw_color(*NAVY)
         self.set_line_width(0.5)
-        self.line(MARGIN, self.get_y(), MARGIN + width, self.get_y())
+        self.line(MARGIN, y, MARGIN + width, y)
         self.set_line_width(0.2)
-        self.ln(2)
+        self.set_xy(MARGIN, y + 2)
 
     def field(self, label: str, value: str, width: float | None = None, bold: bool = False) -> None:
+        """A muted label, its value beside it; either wraps when too long for its column."""
         width = width or self.w - 2 * MARGIN
-        top = self.get_y()
-        self.set_x(MARGIN)
         self.font(9, color=MUTED)
-        self.paragraph(LABEL_WIDTH, 5, label, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        label_bottom = self.get_y()
-        self.set_xy(MARGIN + LABEL_WIDTH, top)
+        label_lines = self.lines(label, LABEL_WIDTH - 2 * self.c_margin)
         self.font(10, bold=bold)
-        self.paragraph(width - LABEL_WIDTH, 5, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_y(max(self.get_y(), label_bottom) + 0.6)
+        value_lines = self.lines(value, width - LABEL_WIDTH - 2 * self.c_margin)
+        if self.will_page_break(5 * max(len(label_lines), len(value_lines))):
+            self.add_page()
+        top = self.get_y()
+        self.font(9, color=MUTED)
+        for index, line in enumerate(label_lines):
+            self.put(MARGIN, top + 5 * index, LABEL_WIDTH, 5, line)
+        self.font(10, bold=bold)
+        for index, line in enumerate(value_lines):
+            self.put(MARGIN + LABEL_WIDTH, top + 5 * index, width - LABEL_WIDTH, 5, line)
+        self.set_xy(MARGIN, top + 5 * max(len(label_lines), len(value_lines)) + 0.6)
 
     def notice(self, text: str) -> None:
-        self.set_x(MARGIN)
+        """A framed, shaded paragraph across the page."""
+        padding = 3.0
+        self.font(9)
+        lines = self.lines(text, self.epw - 2 * padding)
+        height = 5 * len(lines) + 2 * padding
+        if self.will_page_break(height):
+            self.add_page()
+        top = self.get_y()
         self.set_fill_color(*PANEL)
         self.set_draw_color(*RULE)
-        self.font(9)
-        self.paragraph(
-            0, 5, text, border=1, fill=True, padding=3, new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
+        self.rect(MARGIN, top, self.epw, height, style="DF")
+        for index, line in enumerate(lines):
+            self.put(MARGIN, top + padding + 5 * index, self.epw, 5, line, inset=padding)
+        self.set_xy(MARGIN, top + height)
 
     def qr_code(self, url: str, x: float, y: float, size: float) -> None:
         """The QR code drawn as vector squares: sharp at any zoom and free of image encoders.
@@ -278,19 +349,17 @@ class DocumentRenderer:
 
         qr_x = pdf.w - MARGIN - qr_size
         pdf.qr_code(issued.verification_url, qr_x, top + 2, qr_size)
-        pdf.set_xy(qr_x - 4, top + qr_size + 4)
         pdf.font(7.5, color=MUTED)
-        pdf.paragraph(
-            qr_size + 8, 3.8,
+        y = pdf.block(
+            qr_x - 4, top + qr_size + 4, qr_size + 8, 3.8,
             "Vérifiez ce certificat en scannant le code ou à l'adresse :", align="C",
         )
-        pdf.set_x(qr_x - 4)
         pdf.font(6.5, color=NAVY)
         # Break before the number rather than inside it.
         address, _, number = issued.verification_url.rpartition("/")
-        pdf.paragraph(qr_size + 8, 3.5, f"{address}/\n{number}", align="C")
+        y = pdf.block(qr_x - 4, y, qr_size + 8, 3.5, f"{address}/\n{number}", align="C")
 
-        pdf.set_y(max(bottom, pdf.get_y()) + 6)
+        pdf.set_xy(MARGIN, max(bottom, y) + 6)
         pdf.notice(
             "Ce certificat provisoire vous permet de circuler en France avec le véhicule "
             f"ci-dessus jusqu'au {wording.french_date(issued.valid_until)} inclus, dans l'attente "
@@ -312,9 +381,8 @@ class DocumentRenderer:
         pdf.rect(x + 0.4, y + 0.4, 8, height - 0.8, style="F")
         pdf.rect(x + width - 8.4, y + 0.4, 8, height - 0.8, style="F")
         pdf.set_line_width(0.2)
-        pdf.set_xy(x, y + 1.5)
         pdf.font(24, bold=True)
-        pdf.say(width, height - 3, plate, align="C")
+        pdf.put(x, y + 1.5, width, height - 3, plate, align="C")
         pdf.set_xy(MARGIN, y + height + 8)
 
     def summary(self, dossier: DossierFile, issued: IssuedCertificate) -> bytes:
