@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import segno
-from fpdf import FPDF, FontFace
+from fpdf import FPDF
 
 from documents_service.domain.model import DossierFile
 from documents_service.rendering import wording
@@ -452,27 +452,55 @@ class DocumentRenderer:
         return bytes(pdf.output())
 
     def _fees(self, pdf: OfficialDocument, payment: dict[str, Any]) -> None:
+        """The fee lines as a table: a navy heading, rules between rows, a shaded total."""
         euro = self.typeface.euro
-        heading = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=NAVY)
+        widths, aligns = (22.0, 118.0, 40.0), ("L", "L", "R")
+        line_height, pad_y, pad_x = 5.5, 1.0, 2.5
+        rows = [(
+            (line["code"], line["label"], wording.french_amount(line["amount"], euro))
+        ) for line in payment.get("lines", [])]
         pdf.font(9.5)
-        pdf.set_fill_color(255, 255, 255)
-        with pdf.table(
-            cell_fill_mode="NONE",
-            col_widths=(22, 118, 40),
-            text_align=("LEFT", "LEFT", "RIGHT"),
-            headings_style=heading,
-            borders_layout="HORIZONTAL_LINES",
-            line_height=5.5,
-            padding=(1, 2.5),
-        ) as table:
-            table.row([pdf.typeface.printable(t) for t in ("Code", "Désignation", "Montant")])
-            for line in payment.get("lines", []):
-                table.row([
-                    pdf.typeface.printable(line["code"]),
-                    pdf.typeface.printable(line["label"]),
-                    wording.french_amount(line["amount"], euro),
-                ])
-            total = FontFace(emphasis="BOLD", fill_color=PANEL)
-            row = table.row(style=total)
-            row.cell("Total payé", colspan=2)
-            row.cell(wording.french_amount(Decimal(payment.get("amount", "0")), euro))
+        cells = [
+            [pdf.lines(text, width - 2 * pad_x) for text, width in zip(row, widths, strict=True)]
+            for row in rows
+        ]
+        heights = [max(len(lines) for lines in row) * line_height + 2 * pad_y for row in cells]
+        row_height = line_height + 2 * pad_y
+        if pdf.will_page_break(sum(heights) + 2 * row_height):
+            pdf.add_page()
+        left, top = MARGIN, pdf.get_y()
+        bottom = top + row_height + sum(heights) + row_height
+
+        pdf.set_fill_color(*NAVY)
+        pdf.rect(left, top, pdf.epw, row_height, style="F")
+        pdf.set_fill_color(*PANEL)
+        pdf.rect(left, bottom - row_height, pdf.epw, row_height, style="F")
+        pdf.set_draw_color(*NAVY)
+        pdf.set_line_width(0.2)
+        rule = top + row_height
+        for height in (*heights, 0):
+            pdf.line(left, rule, left + pdf.epw, rule)
+            rule += height
+
+        def row_of(y: float, height: float, texts: list[list[str]]) -> None:
+            x = left
+            for lines, width, align in zip(texts, widths, aligns, strict=True):
+                line_y = y + pad_y + (height - 2 * pad_y - len(lines) * line_height) / 2
+                for line in lines:
+                    pdf.put(x, line_y, width, line_height, line, align, inset=pad_x)
+                    line_y += line_height
+                x += width
+
+        pdf.font(9.5, bold=True, color=(255, 255, 255))
+        row_of(top, row_height, [["Code"], ["Désignation"], ["Montant"]])
+        pdf.font(9.5)
+        y = top + row_height
+        for row_cells, height in zip(cells, heights, strict=True):
+            row_of(y, height, row_cells)
+            y += height
+        pdf.font(9.5, bold=True)
+        total = wording.french_amount(Decimal(payment.get("amount", "0")), euro)
+        pdf.put(left, y + pad_y, widths[0] + widths[1], line_height, "Total payé", inset=pad_x)
+        pdf.put(left + widths[0] + widths[1], y + pad_y, widths[2], line_height, total, "R",
+                inset=pad_x)
+        pdf.set_xy(MARGIN, bottom)
