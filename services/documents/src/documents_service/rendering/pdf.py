@@ -268,31 +268,41 @@ class OfficialDocument(FPDF):
         """The QR code drawn as vector squares: sharp at any zoom and free of image encoders.
 
         The mask is fixed (any of the eight is valid): letting segno score all of them costs
-        five times the encoding itself. Each row's dark runs go into one filled path.
+        five times the encoding itself.
         """
         matrix = segno.make(url, error="m", micro=False, mask=QR_MASK).matrix
         module = size / (len(matrix) + 8)
         self.set_fill_color(255, 255, 255)
         self.rect(x, y, size, size, style="F")
         self.set_fill_color(0, 0, 0)
-        k, height = self.k, module * 1.02 * self.k
-        left, top = (x + 4 * module) * k, (self.h - y - 4 * module) * k
-        squares = []
+        # Drawn in module units (one unit a module, y downwards) so every square is a few
+        # small integers; a run of dark modules continuing the same run of the row above
+        # extends that rectangle. Heights reach 2% past the last row: no hairline seams.
+        squares: list[list[int]] = []
+        open_runs: dict[tuple[int, int], list[int]] = {}
         for row_index, row in enumerate(matrix):
-            bottom = top - row_index * module * k - height
+            runs: dict[tuple[int, int], list[int]] = {}
             start = None
             for column, dark in enumerate([*row, 0]):
                 if dark and start is None:
                     start = column
                 elif not dark and start is not None:
-                    squares.append(
-                        f"{left + start * module * k:.2f} {bottom:.2f} "
-                        f"{(column - start) * module * k:.2f} {height:.2f} re"
-                    )
+                    square = open_runs.get((start, column))
+                    if square is None:
+                        square = [start, row_index, column - start, 0]
+                        squares.append(square)
+                    square[3] += 1
+                    runs[start, column] = square
                     start = None
+            open_runs = runs
+        k = self.k
+        path = " ".join(f"{c} {r} {w} {h}.02 re" for c, r, w, h in squares)
         # One path for the whole symbol: fpdf2 has no public call for this, and a rect()
-        # per run costs more than the rest of the page.
-        self._out("\n".join(squares) + "\nf")
+        # per square costs more than the rest of the page.
+        self._out(
+            f"q {module * k:.4f} 0 0 {-module * k:.4f} {(x + 4 * module) * k:.2f} "
+            f"{(self.h - y - 4 * module) * k:.2f} cm {path} f Q"
+        )
 
 
 class DocumentRenderer:
