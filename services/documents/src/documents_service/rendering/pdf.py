@@ -73,8 +73,11 @@ class Fonts:
     def printable(self, text: str) -> str:
         if self.unicode or text.isascii():
             return text
+        text = text.translate(LATIN1_FOLDS)
+        if max(text) <= "\xff":
+            return text
         folded = []
-        for char in text.translate(LATIN1_FOLDS):
+        for char in text:
             if ord(char) < 256:
                 folded.append(char)
             else:
@@ -90,6 +93,7 @@ class OfficialDocument(FPDF):
         super().__init__(orientation="P", unit="mm", format="A4")
         self.typeface = fonts
         self.reference = reference
+        self.last_page_done = False
         self.set_margins(MARGIN, 22, MARGIN)
         self.set_auto_page_break(auto=True, margin=18)
         fonts.install(self)
@@ -190,9 +194,17 @@ class OfficialDocument(FPDF):
         self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
         self.font(7.5, color=MUTED)
         self.put(MARGIN, self.get_y(), self.epw, 6, self.reference)
-        self.set_x(MARGIN)
-        # A cell, not text(): fpdf2 fills in the page count ({nb}) only there.
-        self.cell(0, 6, f"Page {self.page_no()}/{{nb}}", align="R")
+        if self.last_page_done:
+            # output() closes the last page: the count is known.
+            self.put(MARGIN, self.get_y(), self.epw, 6, f"Page {self.page}/{self.page}", "R")
+        else:
+            # Another page follows: a cell, where fpdf2 fills in the count ({nb}) at the end.
+            self.set_x(MARGIN)
+            self.cell(0, 6, f"Page {self.page_no()}/{{nb}}", align="R")
+
+    def output(self, *args: Any, **kwargs: Any) -> Any:
+        self.last_page_done = True
+        return super().output(*args, **kwargs)
 
     def title_block(self, title: str, subtitle: str) -> None:
         self.font(17, bold=True, color=NAVY)
