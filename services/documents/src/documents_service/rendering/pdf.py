@@ -103,16 +103,23 @@ class OfficialDocument(FPDF):
         self.set_creator("Téléprocédure duplicata")
         self.set_producer("Téléprocédure duplicata")
         self.alias_nb_pages()
+        # Both faces, to measure text in either without switching the page's font.
+        self.faces: dict[bool, Any] = {}
+        for bold in (True, False):
+            self.set_font(fonts.family, "B" if bold else "", 10)
+            self.faces[bold] = self.current_font
 
     def font(self, size: float, bold: bool = False, color: tuple[int, int, int] = INK) -> None:
         self.set_font(self.typeface.family, "B" if bold else "", size)
         self.set_text_color(*color)
 
-    def measure(self, text: str) -> float:
-        """Width of text (already printable) in the current font, in mm: get_string_width()
-        without its styled fragments (no markdown, spacing or stretching here)."""
-        assert self.current_font is not None
-        return self.current_font.get_text_width(text, self.font_size_pt, None)[1] / self.k
+    def measure(self, text: str, size: float | None = None, bold: bool | None = None) -> float:
+        """Width of text (already printable) in mm, in the given size and face, by default
+        the current ones: get_string_width() without its styled fragments (no markdown,
+        spacing or stretching here)."""
+        face = self.current_font if bold is None else self.faces[bold]
+        assert face is not None
+        return face.get_text_width(text, size or self.font_size_pt, None)[1] / self.k
 
     def put(
         self, x: float, y: float, width: float, height: float, text: str, align: str = "L",
@@ -135,19 +142,22 @@ class OfficialDocument(FPDF):
             left = x + (width - self.measure(text)) / 2
         self.text(left, y + height / 2 + 0.3 * self.font_size, text)
 
-    def lines(self, text: str, width: float) -> list[str]:
-        """Printable text cut into lines no wider than `width`: at spaces, and inside a word
-        only when that word alone is wider. A text that fits is measured once."""
+    def lines(
+        self, text: str, width: float, size: float | None = None, bold: bool | None = None
+    ) -> list[str]:
+        """Printable text cut into lines no wider than `width` (in the given size and face,
+        by default the current ones): at spaces, and inside a word only when that word
+        alone is wider. A text that fits is measured once."""
         text = self.typeface.printable(text)
         result = []
         for paragraph in text.split("\n"):
-            if self.measure(paragraph) <= width + 1e-6:
+            if self.measure(paragraph, size, bold) <= width + 1e-6:
                 result.append(paragraph)
                 continue
-            space = self.measure(" ")
+            space = self.measure(" ", size, bold)
             line, line_width = "", 0.0
             for word in paragraph.split(" "):
-                word_width = self.measure(word)
+                word_width = self.measure(word, size, bold)
                 if line and line_width + space + word_width <= width + 1e-6:
                     line, line_width = f"{line} {word}", line_width + space + word_width
                     continue
@@ -155,11 +165,11 @@ class OfficialDocument(FPDF):
                     result.append(line)
                 while word_width > width + 1e-6 and len(word) > 1:
                     cut = len(word) - 1
-                    while cut > 1 and self.measure(word[:cut]) > width + 1e-6:
+                    while cut > 1 and self.measure(word[:cut], size, bold) > width + 1e-6:
                         cut -= 1
                     result.append(word[:cut])
                     word = word[cut:]
-                    word_width = self.measure(word)
+                    word_width = self.measure(word, size, bold)
                 line, line_width = word, word_width
             result.append(line)
         return result
@@ -221,12 +231,12 @@ class OfficialDocument(FPDF):
         self.rect(MARGIN, top, self.w - 2 * MARGIN, 17, style="F")
         self.set_fill_color(*NAVY)
         self.rect(MARGIN, top, 1.2, 17, style="F")
-        for index, (label, value) in enumerate(figures):
-            x = MARGIN + 4 + index * width
-            self.font(7.5, color=MUTED)
-            self.put(x, top + 2.5, width - 6, 4.5, label.upper())
-            self.font(12, bold=True)
-            self.put(x, top + 7.5, width - 6, 6.5, value)
+        self.font(7.5, color=MUTED)
+        for index, (label, _) in enumerate(figures):
+            self.put(MARGIN + 4 + index * width, top + 2.5, width - 6, 4.5, label.upper())
+        self.font(12, bold=True)
+        for index, (_, value) in enumerate(figures):
+            self.put(MARGIN + 4 + index * width, top + 7.5, width - 6, 6.5, value)
         self.set_xy(MARGIN, top + 17 + 5)
 
     def section(self, title: str, width: float | None = None) -> None:
@@ -242,23 +252,43 @@ class OfficialDocument(FPDF):
         self.set_line_width(0.2)
         self.set_xy(MARGIN, y + 2)
 
-    def field(self, label: str, value: str, width: float | None = None, bold: bool = False) -> None:
-        """A muted label, its value beside it; either wraps when too long for its column."""
+    def fields(
+        self, rows: list[tuple[str, str, bool]], width: float | None = None
+    ) -> None:
+        """(label, value, bold) rows one under the other: a muted label, its value beside it;
+        either wraps when too long for its column. Laid out first, then drawn one style at
+        a time (labels, values, bold values) rather than switching fonts row by row."""
         width = width or self.w - 2 * MARGIN
+        label_width, value_width = LABEL_WIDTH - 2 * self.c_margin, width - LABEL_WIDTH
+        placed: list[tuple[float, list[str], list[str], bool]] = []
+        for label, value, bold in rows:
+            label_lines = self.lines(label, label_width, 9, False)
+            value_lines = self.lines(value, value_width - 2 * self.c_margin, 10, bold)
+            height = 5 * max(len(label_lines), len(value_lines))
+            if self.will_page_break(height):
+                self._draw_fields(placed, value_width)
+                placed = []
+                self.add_page()
+            placed.append((self.get_y(), label_lines, value_lines, bold))
+            self.set_y(self.get_y() + height + 0.6)
+        self._draw_fields(placed, value_width)
+
+    def _draw_fields(
+        self, placed: list[tuple[float, list[str], list[str], bool]], value_width: float
+    ) -> None:
+        y = self.get_y()
         self.font(9, color=MUTED)
-        label_lines = self.lines(label, LABEL_WIDTH - 2 * self.c_margin)
-        self.font(10, bold=bold)
-        value_lines = self.lines(value, width - LABEL_WIDTH - 2 * self.c_margin)
-        if self.will_page_break(5 * max(len(label_lines), len(value_lines))):
-            self.add_page()
-        top = self.get_y()
-        self.font(9, color=MUTED)
-        for index, line in enumerate(label_lines):
-            self.put(MARGIN, top + 5 * index, LABEL_WIDTH, 5, line)
-        self.font(10, bold=bold)
-        for index, line in enumerate(value_lines):
-            self.put(MARGIN + LABEL_WIDTH, top + 5 * index, width - LABEL_WIDTH, 5, line)
-        self.set_xy(MARGIN, top + 5 * max(len(label_lines), len(value_lines)) + 0.6)
+        for top, label_lines, _, _ in placed:
+            for index, line in enumerate(label_lines):
+                self.put(MARGIN, top + 5 * index, LABEL_WIDTH, 5, line)
+        for style in (False, True):
+            if any(bold == style for *_, bold in placed):
+                self.font(10, bold=style)
+            for top, _, value_lines, bold in placed:
+                if bold == style:
+                    for index, line in enumerate(value_lines):
+                        self.put(MARGIN + LABEL_WIDTH, top + 5 * index, value_width, 5, line)
+        self.set_xy(MARGIN, y)
 
     def notice(self, text: str) -> None:
         """A framed, shaded paragraph across the page."""
@@ -351,22 +381,28 @@ class DocumentRenderer:
         top = pdf.get_y()
         pdf.section("Véhicule", column)
         vehicle = dossier.vehicle
-        pdf.field("(A) Numéro d'immatriculation", vehicle.get("plate", ""), column, bold=True)
-        pdf.field("(E) Numéro d'identification", vehicle.get("vin", ""), column)
-        pdf.field("(D.1) Marque", vehicle.get("make", ""), column)
-        pdf.field("(D.3) Dénomination commerciale", vehicle.get("model", ""), column)
+        rows = [
+            ("(A) Numéro d'immatriculation", vehicle.get("plate", ""), True),
+            ("(E) Numéro d'identification", vehicle.get("vin", ""), False),
+            ("(D.1) Marque", vehicle.get("make", ""), False),
+            ("(D.3) Dénomination commerciale", vehicle.get("model", ""), False),
+        ]
         if vehicle.get("first_registration"):
             first = date.fromisoformat(str(vehicle["first_registration"]))
-            pdf.field("(B) Date de 1re immatriculation", wording.french_date(first), column)
+            rows.append(("(B) Date de 1re immatriculation", wording.french_date(first), False))
+        pdf.fields(rows, column)
         pdf.ln(3)
         pdf.section("Titulaire", column)
-        pdf.field("(C.1) Nom, prénom", wording.holder_name(dossier.holder), column, bold=True)
+        rows = [("(C.1) Nom, prénom", wording.holder_name(dossier.holder), True)]
         if dossier.holder.get("address"):
-            pdf.field("(C.3) Adresse", dossier.holder["address"], column)
+            rows.append(("(C.3) Adresse", dossier.holder["address"], False))
+        pdf.fields(rows, column)
         pdf.ln(3)
         pdf.section("Demande", column)
-        pdf.field("Dossier n°", dossier.dossier_number, column)
-        pdf.field("Motif", wording.REASONS.get(dossier.reason, dossier.reason), column)
+        pdf.fields([
+            ("Dossier n°", dossier.dossier_number, False),
+            ("Motif", wording.REASONS.get(dossier.reason, dossier.reason), False),
+        ], column)
         bottom = pdf.get_y()
 
         qr_x = pdf.w - MARGIN - qr_size
@@ -427,43 +463,54 @@ class DocumentRenderer:
         ])
 
         pdf.section("Dates")
-        for label, moment in (
-            ("Demande commencée le", dossier.started_at),
-            ("Demande validée le", submission["submitted_at"]),
-            ("Paiement enregistré le", payment["paid_at"]),
-        ):
-            pdf.field(label, wording.french_datetime(moment, self.zone))
+        pdf.fields([
+            (label, wording.french_datetime(moment, self.zone), False)
+            for label, moment in (
+                ("Demande commencée le", dossier.started_at),
+                ("Demande validée le", submission["submitted_at"]),
+                ("Paiement enregistré le", payment["paid_at"]),
+            )
+        ])
         pdf.ln(2)
 
         pdf.section("Votre demande")
-        pdf.field("Motif", wording.REASONS.get(dossier.reason, dossier.reason), bold=True)
-        pdf.field("Personne concernée", wording.PERSONS.get(dossier.person, dossier.person))
+        rows = [
+            ("Motif", wording.REASONS.get(dossier.reason, dossier.reason), True),
+            ("Personne concernée", wording.PERSONS.get(dossier.person, dossier.person), False),
+        ]
         if dossier.special_case:
-            pdf.field("Cas particulier", wording.SPECIAL_CASE)
+            rows.append(("Cas particulier", wording.SPECIAL_CASE, False))
+        pdf.fields(rows)
         pdf.ln(2)
 
         pdf.section("Déclarations")
-        for ticked, text in (
-            (submission.get("sworn_statement"), wording.SWORN_STATEMENT),
-            (submission.get("legal_terms"), wording.LEGAL_TERMS),
-        ):
-            pdf.field(f"{self.typeface.tick}  Cochée" if ticked else "Non cochée", text)
+        pdf.fields([
+            (f"{self.typeface.tick}  Cochée" if ticked else "Non cochée", text, False)
+            for ticked, text in (
+                (submission.get("sworn_statement"), wording.SWORN_STATEMENT),
+                (submission.get("legal_terms"), wording.LEGAL_TERMS),
+            )
+        ])
         pdf.ln(2)
 
         pdf.section("Véhicule et titulaire")
         vehicle = dossier.vehicle
-        pdf.field("Numéro d'immatriculation", vehicle.get("plate", ""), bold=True)
-        pdf.field("Numéro d'identification (VIN)", vehicle.get("vin", ""))
         make_and_model = f"{vehicle.get('make', '')} {vehicle.get('model', '')}".strip()
-        pdf.field("Marque et modèle", make_and_model)
-        pdf.field("Titulaire", wording.holder_name(dossier.holder))
+        pdf.fields([
+            ("Numéro d'immatriculation", vehicle.get("plate", ""), True),
+            ("Numéro d'identification (VIN)", vehicle.get("vin", ""), False),
+            ("Marque et modèle", make_and_model, False),
+            ("Titulaire", wording.holder_name(dossier.holder), False),
+        ])
         pdf.ln(2)
 
         pdf.section("Paiement")
         self._fees(pdf, payment)
         pdf.ln(2)
-        pdf.field("Carte bancaire", f"Carte se terminant par {payment.get('card_last4', '')}")
-        pdf.field("Référence du paiement", payment.get("psp_reference", ""))
+        pdf.fields([
+            ("Carte bancaire", f"Carte se terminant par {payment.get('card_last4', '')}", False),
+            ("Référence du paiement", payment.get("psp_reference", ""), False),
+        ])
         pdf.ln(3)
         pdf.notice(
             "Conservez ce récapitulatif. Le duplicata de votre certificat d'immatriculation vous "
