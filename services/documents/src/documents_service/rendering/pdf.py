@@ -7,6 +7,7 @@ creation date, no random identifiers), so a retried delivery rewrites identical 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -32,6 +33,8 @@ MARGIN = 15.0
 LABEL_WIDTH = 64.0
 # The QR code's mask pattern, chosen once (segno's pick for a typical verification address).
 QR_MASK = 2
+# A run of dark modules in a row of segno's matrix (one byte a module, 1 when dark).
+DARK_RUN = re.compile(rb"[\x01-\xff]+")
 DEJAVU = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
 # Letters outside Latin-1 that Unicode does not decompose into a base letter and an accent.
 LATIN1_FOLDS = str.maketrans({
@@ -324,18 +327,14 @@ class OfficialDocument(FPDF):
         open_runs: dict[tuple[int, int], list[int]] = {}
         for row_index, row in enumerate(matrix):
             runs: dict[tuple[int, int], list[int]] = {}
-            start = None
-            for column, dark in enumerate([*row, 0]):
-                if dark and start is None:
-                    start = column
-                elif not dark and start is not None:
-                    square = open_runs.get((start, column))
-                    if square is None:
-                        square = [start, row_index, column - start, 0]
-                        squares.append(square)
-                    square[3] += 1
-                    runs[start, column] = square
-                    start = None
+            for run in DARK_RUN.finditer(row):
+                start, end = run.span()
+                square = open_runs.get((start, end))
+                if square is None:
+                    square = [start, row_index, end - start, 0]
+                    squares.append(square)
+                square[3] += 1
+                runs[start, end] = square
             open_runs = runs
         k = self.k
         path = " ".join(f"{c} {r} {w} {h}.02 re" for c, r, w, h in squares)
