@@ -33,6 +33,8 @@ MARGIN = 15.0
 LABEL_WIDTH = 64.0
 # The QR code's mask pattern, chosen once (segno's pick for a typical verification address).
 QR_MASK = 2
+# How many wrapped texts Fonts keeps before starting afresh.
+WRAPPED_KEPT = 2048
 # A run of dark modules in a row of segno's matrix (one byte a module, 1 when dark).
 DARK_RUN = re.compile(rb"[\x01-\xff]+")
 DEJAVU = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
@@ -67,6 +69,9 @@ class Fonts:
         self.family = "DejaVu" if self.unicode else "helvetica"
         self.euro = "€" if self.unicode else "EUR"
         self.tick = "✔" if self.unicode else "X"
+        # Lines of text already wrapped, by (text, width, size, bold): most texts (labels,
+        # the declarations, the notices) are the same from one dossier to the next.
+        self.wrapped: dict[tuple[str, float, float, bool], tuple[str, ...]] = {}
 
     def install(self, pdf: FPDF) -> None:
         if self.unicode:
@@ -147,10 +152,21 @@ class OfficialDocument(FPDF):
 
     def lines(
         self, text: str, width: float, size: float | None = None, bold: bool | None = None
-    ) -> list[str]:
+    ) -> tuple[str, ...]:
         """Printable text cut into lines no wider than `width` (in the given size and face,
         by default the current ones): at spaces, and inside a word only when that word
-        alone is wider. A text that fits is measured once."""
+        alone is wider. A text that fits is measured once; a text seen before is not."""
+        size = size or self.font_size_pt
+        bold = "B" in self.font_style if bold is None else bold
+        key = (text, width, size, bold)
+        lines = self.typeface.wrapped.get(key)
+        if lines is None:
+            if len(self.typeface.wrapped) >= WRAPPED_KEPT:
+                self.typeface.wrapped.clear()
+            lines = self.typeface.wrapped[key] = tuple(self._wrap(text, width, size, bold))
+        return lines
+
+    def _wrap(self, text: str, width: float, size: float, bold: bool) -> list[str]:
         text = self.typeface.printable(text)
         result = []
         for paragraph in text.split("\n"):
@@ -263,7 +279,7 @@ class OfficialDocument(FPDF):
         a time (labels, values, bold values) rather than switching fonts row by row."""
         width = width or self.w - 2 * MARGIN
         label_width, value_width = LABEL_WIDTH - 2 * self.c_margin, width - LABEL_WIDTH
-        placed: list[tuple[float, list[str], list[str], bool]] = []
+        placed: list[tuple[float, tuple[str, ...], tuple[str, ...], bool]] = []
         for label, value, bold in rows:
             label_lines = self.lines(label, label_width, 9, False)
             value_lines = self.lines(value, value_width - 2 * self.c_margin, 10, bold)
@@ -277,7 +293,7 @@ class OfficialDocument(FPDF):
         self._draw_fields(placed, value_width)
 
     def _draw_fields(
-        self, placed: list[tuple[float, list[str], list[str], bool]], value_width: float
+        self, placed: list[tuple[float, tuple[str, ...], tuple[str, ...], bool]], value_width: float
     ) -> None:
         y = self.get_y()
         self.font(9, color=MUTED)
@@ -550,7 +566,7 @@ class DocumentRenderer:
             pdf.line(left, rule, left + pdf.epw, rule)
             rule += height
 
-        def row_of(y: float, height: float, texts: list[list[str]]) -> None:
+        def row_of(y: float, height: float, texts: list[tuple[str, ...]]) -> None:
             x = left
             for lines, width, align in zip(texts, widths, aligns, strict=True):
                 line_y = y + pad_y + (height - 2 * pad_y - len(lines) * line_height) / 2
@@ -560,7 +576,7 @@ class DocumentRenderer:
                 x += width
 
         pdf.font(9.5, bold=True, color=(255, 255, 255))
-        row_of(top, row_height, [["Code"], ["Désignation"], ["Montant"]])
+        row_of(top, row_height, [("Code",), ("Désignation",), ("Montant",)])
         pdf.font(9.5)
         y = top + row_height
         for row_cells, height in zip(cells, heights, strict=True):
