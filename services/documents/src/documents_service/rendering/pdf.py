@@ -7,6 +7,7 @@ creation date, no random identifiers), so a retried delivery rewrites identical 
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ PANEL = (238, 241, 248)
 RULE = (190, 196, 210)
 MARGIN = 15.0
 LABEL_WIDTH = 64.0
+# The CPI: the column of fields beside the QR code, the plate's frame.
+COLUMN = 118.0
+QR_SIZE = 44.0
+PLATE_WIDTH, PLATE_HEIGHT = 92.0, 18.0
 # The QR code's mask pattern, chosen once (segno's pick for a typical verification address).
 QR_MASK = 2
 # How many wrapped texts Fonts keeps before starting afresh.
@@ -102,6 +107,8 @@ class OfficialDocument(FPDF):
         self.typeface = fonts
         self.reference = reference
         self.last_page_done = False
+        # Positions noted while drawing a page's fixed parts, for the parts drawn later.
+        self.marks: dict[str, float] = {}
         self.set_margins(MARGIN, 22, MARGIN)
         self.set_auto_page_break(auto=True, margin=18)
         fonts.install(self)
@@ -116,6 +123,10 @@ class OfficialDocument(FPDF):
         for bold in (True, False):
             self.set_font(fonts.family, "B" if bold else "", 10)
             self.faces[bold] = self.current_font
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Copies share the renderer's Fonts (and what it keeps) rather than carry their own.
+        return {**self.__dict__, "typeface": None}
 
     def font(self, size: float, bold: bool = False, color: tuple[int, int, int] = INK) -> None:
         self.set_font(self.typeface.family, "B" if bold else "", size)
@@ -242,21 +253,25 @@ class OfficialDocument(FPDF):
         y = self.block(MARGIN, y + 1, self.epw, 5, subtitle, align="C")
         self.set_xy(MARGIN, y + 4)
 
-    def key_figures(self, figures: list[tuple[str, str]]) -> None:
-        """A shaded band of a few labelled values side by side (number, dates)."""
-        width = (self.w - 2 * MARGIN) / len(figures)
-        top = self.get_y()
+    def key_figures(self, labels: list[str]) -> None:
+        """A shaded band of a few labelled values side by side (number, dates): the band and
+        the labels; key_values() prints the values."""
+        width = (self.w - 2 * MARGIN) / len(labels)
+        top = self.marks["figures"] = self.get_y()
         self.set_fill_color(*PANEL)
         self.rect(MARGIN, top, self.w - 2 * MARGIN, 17, style="F")
         self.set_fill_color(*NAVY)
         self.rect(MARGIN, top, 1.2, 17, style="F")
         self.font(7.5, color=MUTED)
-        for index, (label, _) in enumerate(figures):
+        for index, label in enumerate(labels):
             self.put(MARGIN + 4 + index * width, top + 2.5, width - 6, 4.5, label.upper())
-        self.font(12, bold=True)
-        for index, (_, value) in enumerate(figures):
-            self.put(MARGIN + 4 + index * width, top + 7.5, width - 6, 6.5, value)
         self.set_xy(MARGIN, top + 17 + 5)
+
+    def key_values(self, values: list[str]) -> None:
+        width, top = (self.w - 2 * MARGIN) / len(values), self.marks["figures"]
+        self.font(12, bold=True)
+        for index, value in enumerate(values):
+            self.put(MARGIN + 4 + index * width, top + 7.5, width - 6, 6.5, value)
 
     def section(self, title: str, width: float | None = None) -> None:
         width = width or self.w - 2 * MARGIN
@@ -363,38 +378,89 @@ class OfficialDocument(FPDF):
 
 
 class DocumentRenderer:
-    """Renders a dossier's CPI and summary; dates print in the service's time zone."""
+    """Renders a dossier's CPI and summary; dates print in the service's time zone.
+
+    What a document shows whatever the dossier (title, labels, frames) is drawn once; each
+    document starts from a copy of that page and adds the dossier's values.
+    """
+
+    CERTIFICATE = "Certificat provisoire d'immatriculation"
+    SUMMARY = "Récapitulatif de la demande de duplicata"
 
     def __init__(self, font_dir: Path | None, zone: tzinfo) -> None:
         self.typeface = Fonts(font_dir)
         self.zone = zone
+        self._frames: dict[str, bytes | None] = {}
 
     def _date(self, moment: datetime | str) -> str:
         return wording.french_date(wording.local_time(moment, self.zone).date())
 
+    def _start(self, title: str, reference: str, created: datetime) -> OfficialDocument:
+        """A document whose first page has its fixed parts drawn.
+
+        With the core font the page is drawn once and copied (pickled: a tenth of a
+        millisecond). An embedded TrueType font cannot be shared that way, since fpdf2
+        subsets it in place when writing the file: such documents are drawn whole.
+        """
+        frame = self._frames.get(title, b"")
+        if not frame:
+            pdf = OfficialDocument(self.typeface, reference, created, title)
+            pdf.add_page()
+            self._draw_frame(pdf, title)
+            if frame is None or self.typeface.unicode:
+                return pdf
+            try:
+                frame = pickle.dumps(pdf, pickle.HIGHEST_PROTOCOL)
+            except (pickle.PicklingError, TypeError, AttributeError):
+                # Some future fpdf2 might hold something that does not pickle.
+                self._frames[title] = None
+                return pdf
+            self._frames[title] = frame
+        # Bytes this renderer made itself, not data from outside.
+        pdf = pickle.loads(frame)
+        pdf.typeface = self.typeface
+        pdf.reference = reference
+        pdf.set_creation_date(created)
+        return pdf
+
+    def _draw_frame(self, pdf: OfficialDocument, title: str) -> None:
+        if title == self.CERTIFICATE:
+            pdf.title_block(
+                "CERTIFICAT PROVISOIRE D'IMMATRICULATION",
+                "Délivré à la suite d'une demande de duplicata du certificat d'immatriculation",
+            )
+            pdf.key_figures(["N° du certificat", "Délivré le", "Valable jusqu'au"])
+            self._plate_frame(pdf)
+            top = pdf.marks["column"] = pdf.get_y()
+            qr_x = pdf.marks["qr_x"] = pdf.w - MARGIN - QR_SIZE
+            pdf.font(7.5, color=MUTED)
+            pdf.marks["qr_caption"] = pdf.block(
+                qr_x - 4, top + QR_SIZE + 4, QR_SIZE + 8, 3.8,
+                "Vérifiez ce certificat en scannant le code ou à l'adresse :", align="C",
+            )
+            pdf.set_xy(MARGIN, top)
+            pdf.section("Véhicule", COLUMN)
+        else:
+            pdf.title_block(
+                "RÉCAPITULATIF DE LA DEMANDE DE DUPLICATA",
+                "Certificat d'immatriculation : ce que vous avez déclaré et payé",
+            )
+            pdf.key_figures(["Dossier n°", "Certificat provisoire n°"])
+            pdf.section("Dates")
+
     def certificate(self, dossier: DossierFile, issued: IssuedCertificate) -> bytes:
-        pdf = OfficialDocument(
-            self.typeface,
+        pdf = self._start(
+            self.CERTIFICATE,
             f"Certificat provisoire n° {issued.number} - dossier n° {dossier.dossier_number}",
             issued.issued_at,
-            "Certificat provisoire d'immatriculation",
         )
-        pdf.add_page()
-        pdf.title_block(
-            "CERTIFICAT PROVISOIRE D'IMMATRICULATION",
-            "Délivré à la suite d'une demande de duplicata du certificat d'immatriculation",
-        )
-        pdf.key_figures([
-            ("N° du certificat", issued.number),
-            ("Délivré le", self._date(issued.issued_at)),
-            ("Valable jusqu'au", wording.french_date(issued.valid_until)),
+        pdf.key_values([
+            issued.number,
+            self._date(issued.issued_at),
+            wording.french_date(issued.valid_until),
         ])
         self._plate(pdf, dossier.vehicle.get("plate", ""))
 
-        column = 118.0
-        qr_size = 44.0
-        top = pdf.get_y()
-        pdf.section("Véhicule", column)
         vehicle = dossier.vehicle
         rows = [
             ("(A) Numéro d'immatriculation", vehicle.get("plate", ""), True),
@@ -405,32 +471,30 @@ class DocumentRenderer:
         if vehicle.get("first_registration"):
             first = date.fromisoformat(str(vehicle["first_registration"]))
             rows.append(("(B) Date de 1re immatriculation", wording.french_date(first), False))
-        pdf.fields(rows, column)
+        pdf.fields(rows, COLUMN)
         pdf.ln(3)
-        pdf.section("Titulaire", column)
+        pdf.section("Titulaire", COLUMN)
         rows = [("(C.1) Nom, prénom", wording.holder_name(dossier.holder), True)]
         if dossier.holder.get("address"):
             rows.append(("(C.3) Adresse", dossier.holder["address"], False))
-        pdf.fields(rows, column)
+        pdf.fields(rows, COLUMN)
         pdf.ln(3)
-        pdf.section("Demande", column)
+        pdf.section("Demande", COLUMN)
         pdf.fields([
             ("Dossier n°", dossier.dossier_number, False),
             ("Motif", wording.REASONS.get(dossier.reason, dossier.reason), False),
-        ], column)
+        ], COLUMN)
         bottom = pdf.get_y()
 
-        qr_x = pdf.w - MARGIN - qr_size
-        pdf.qr_code(issued.verification_url, qr_x, top + 2, qr_size)
-        pdf.font(7.5, color=MUTED)
-        y = pdf.block(
-            qr_x - 4, top + qr_size + 4, qr_size + 8, 3.8,
-            "Vérifiez ce certificat en scannant le code ou à l'adresse :", align="C",
-        )
+        qr_x = pdf.marks["qr_x"]
+        pdf.qr_code(issued.verification_url, qr_x, pdf.marks["column"] + 2, QR_SIZE)
         pdf.font(6.5, color=NAVY)
         # Break before the number rather than inside it.
         address, _, number = issued.verification_url.rpartition("/")
-        y = pdf.block(qr_x - 4, y, qr_size + 8, 3.5, f"{address}/\n{number}", align="C")
+        y = pdf.block(
+            qr_x - 4, pdf.marks["qr_caption"], QR_SIZE + 8, 3.5, f"{address}/\n{number}",
+            align="C",
+        )
 
         pdf.set_xy(MARGIN, max(bottom, y) + 6)
         pdf.notice(
@@ -442,42 +506,34 @@ class DocumentRenderer:
         )
         return bytes(pdf.output())
 
-    def _plate(self, pdf: OfficialDocument, plate: str) -> None:
-        """The registration number as on the plate: black on white, framed, with blue bands."""
-        width, height = 92.0, 18.0
-        x, y = (pdf.w - width) / 2, pdf.get_y()
+    def _plate_frame(self, pdf: OfficialDocument) -> None:
+        """The registration plate's frame: white, rounded, with blue bands at both ends."""
+        x, y = (pdf.w - PLATE_WIDTH) / 2, pdf.get_y()
+        pdf.marks["plate"] = y
         pdf.set_fill_color(255, 255, 255)
         pdf.set_draw_color(*INK)
         pdf.set_line_width(0.8)
-        pdf.rect(x, y, width, height, style="DF", round_corners=True, corner_radius=2)
+        pdf.rect(x, y, PLATE_WIDTH, PLATE_HEIGHT, style="DF", round_corners=True, corner_radius=2)
         pdf.set_fill_color(*NAVY)
-        pdf.rect(x + 0.4, y + 0.4, 8, height - 0.8, style="F")
-        pdf.rect(x + width - 8.4, y + 0.4, 8, height - 0.8, style="F")
+        pdf.rect(x + 0.4, y + 0.4, 8, PLATE_HEIGHT - 0.8, style="F")
+        pdf.rect(x + PLATE_WIDTH - 8.4, y + 0.4, 8, PLATE_HEIGHT - 0.8, style="F")
         pdf.set_line_width(0.2)
+        pdf.set_xy(MARGIN, y + PLATE_HEIGHT + 8)
+
+    def _plate(self, pdf: OfficialDocument, plate: str) -> None:
+        """The registration number in the plate's frame, black on white."""
+        x, y = (pdf.w - PLATE_WIDTH) / 2, pdf.marks["plate"]
         pdf.font(24, bold=True)
-        pdf.put(x, y + 1.5, width, height - 3, plate, align="C")
-        pdf.set_xy(MARGIN, y + height + 8)
+        pdf.put(x, y + 1.5, PLATE_WIDTH, PLATE_HEIGHT - 3, plate, align="C")
 
     def summary(self, dossier: DossierFile, issued: IssuedCertificate) -> bytes:
-        pdf = OfficialDocument(
-            self.typeface,
-            f"Récapitulatif - dossier n° {dossier.dossier_number}",
-            issued.issued_at,
-            "Récapitulatif de la demande de duplicata",
-        )
-        pdf.add_page()
-        pdf.title_block(
-            "RÉCAPITULATIF DE LA DEMANDE DE DUPLICATA",
-            "Certificat d'immatriculation : ce que vous avez déclaré et payé",
+        pdf = self._start(
+            self.SUMMARY, f"Récapitulatif - dossier n° {dossier.dossier_number}", issued.issued_at
         )
         payment = dossier.payment or {}
         submission = dossier.submission or {}
-        pdf.key_figures([
-            ("Dossier n°", dossier.dossier_number),
-            ("Certificat provisoire n°", issued.number),
-        ])
+        pdf.key_values([dossier.dossier_number, issued.number])
 
-        pdf.section("Dates")
         pdf.fields([
             (label, wording.french_datetime(moment, self.zone), False)
             for label, moment in (
