@@ -351,24 +351,15 @@ class OfficialDocument(FPDF):
         self.set_fill_color(255, 255, 255)
         self.rect(x, y, size, size, style="F")
         self.set_fill_color(0, 0, 0)
-        # Drawn in module units (one unit a module, y downwards) so every square is a few
-        # small integers; a run of dark modules continuing the same run of the row above
-        # extends that rectangle. Heights reach 2% past the last row: no hairline seams.
-        squares: list[list[int]] = []
-        open_runs: dict[tuple[int, int], list[int]] = {}
+        # Drawn in module units (one unit a module, y downwards) so every run of dark modules
+        # is a few small integers; 2% taller than a module, so rows leave no hairline seams.
+        squares = []
         for row_index, row in enumerate(matrix):
-            runs: dict[tuple[int, int], list[int]] = {}
+            tail = f" {row_index} "
             for run in DARK_RUN.finditer(row):
                 start, end = run.span()
-                square = open_runs.get((start, end))
-                if square is None:
-                    square = [start, row_index, end - start, 0]
-                    squares.append(square)
-                square[3] += 1
-                runs[start, end] = square
-            open_runs = runs
-        k = self.k
-        path = " ".join(f"{c} {r} {w} {h}.02 re" for c, r, w, h in squares)
+                squares.append(f"{start}{tail}{end - start} 1.02 re")
+        k, path = self.k, " ".join(squares)
         # One path for the whole symbol: fpdf2 has no public call for this, and a rect()
         # per square costs more than the rest of the page.
         self._out(
