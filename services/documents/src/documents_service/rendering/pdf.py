@@ -129,8 +129,12 @@ class OfficialDocument(FPDF):
         return {**self.__dict__, "typeface": None}
 
     def font(self, size: float, bold: bool = False, color: tuple[int, int, int] = INK) -> None:
+        """The font and colour of the text that follows. The fill colour follows suit: every
+        shape sets its own, and text whose colour differs from the fill colour gets
+        wrapped in a save/set colour/restore sequence by fpdf2, one per line."""
         self.set_font(self.typeface.family, "B" if bold else "", size)
         self.set_text_color(*color)
+        self.set_fill_color(*color)
 
     def measure(self, text: str, size: float | None = None, bold: bool | None = None) -> float:
         """Width of text (already printable) in mm, in the given size and face, by default
@@ -327,8 +331,7 @@ class OfficialDocument(FPDF):
     def notice(self, text: str) -> None:
         """A framed, shaded paragraph across the page."""
         padding = 3.0
-        self.font(9)
-        lines = self.lines(text, self.epw - 2 * padding)
+        lines = self.lines(text, self.epw - 2 * padding, 9, False)
         height = 5 * len(lines) + 2 * padding
         if self.will_page_break(height):
             self.add_page()
@@ -336,6 +339,7 @@ class OfficialDocument(FPDF):
         self.set_fill_color(*PANEL)
         self.set_draw_color(*RULE)
         self.rect(MARGIN, top, self.epw, height, style="DF")
+        self.font(9)
         for index, line in enumerate(lines):
             self.put(MARGIN, top + padding + 5 * index, self.epw, 5, line, inset=padding)
         self.set_xy(MARGIN, top + height)
