@@ -295,20 +295,33 @@ class OfficialDocument(FPDF):
     ) -> None:
         """(label, value, bold) rows one under the other: a muted label, its value beside it;
         either wraps when too long for its column. Laid out first, then drawn one style at
-        a time (labels, values, bold values) rather than switching fonts row by row."""
+        a time (labels, values, bold values) rather than switching fonts row by row.
+
+        A row that does not fit at the foot of the page starts the next one; a row longer
+        than a whole page goes on from page to page."""
         width = width or self.w - 2 * MARGIN
         label_width, value_width = LABEL_WIDTH - 2 * self.c_margin, width - LABEL_WIDTH
+        page_lines = int((self.page_break_trigger - self.t_margin) // 5)
         placed: list[tuple[float, tuple[str, ...], tuple[str, ...], bool]] = []
         for label, value, bold in rows:
             label_lines = self.lines(label, label_width, 9, False)
             value_lines = self.lines(value, value_width - 2 * self.c_margin, 10, bold)
-            height = 5 * max(len(label_lines), len(value_lines))
-            if self.will_page_break(height):
+            count = max(len(label_lines), len(value_lines))
+            if self.will_page_break(5 * count) and count <= page_lines:
                 self._draw_fields(placed, value_width)
                 placed = []
                 self.add_page()
-            placed.append((self.get_y(), label_lines, value_lines, bold))
-            self.set_y(self.get_y() + height + 0.6)
+            while True:
+                room = max(0, int((self.page_break_trigger - self.get_y()) // 5))
+                placed.append((self.get_y(), label_lines[:room], value_lines[:room], bold))
+                self.set_y(self.get_y() + 5 * min(count, room))
+                if count <= room:
+                    break
+                label_lines, value_lines, count = label_lines[room:], value_lines[room:], count - room
+                self._draw_fields(placed, value_width)
+                placed = []
+                self.add_page()
+            self.set_y(self.get_y() + 0.6)
         self._draw_fields(placed, value_width)
 
     def _draw_fields(
@@ -456,6 +469,18 @@ class DocumentRenderer:
         ])
         self._plate(pdf, dossier.vehicle.get("plate", ""))
 
+        # The code beside the vehicle, on the first page even if long fields run onto more.
+        qr_x, fields_top = pdf.marks["qr_x"], pdf.get_y()
+        pdf.qr_code(issued.verification_url, qr_x, pdf.marks["column"] + 2, QR_SIZE)
+        pdf.font(6.5, color=NAVY)
+        # Break before the number rather than inside it.
+        address, _, number = issued.verification_url.rpartition("/")
+        qr_bottom = pdf.block(
+            qr_x - 4, pdf.marks["qr_caption"], QR_SIZE + 8, 3.5, f"{address}/\n{number}",
+            align="C",
+        )
+        pdf.set_xy(MARGIN, fields_top)
+
         vehicle = dossier.vehicle
         rows = [
             ("(A) Numéro d'immatriculation", vehicle.get("plate", ""), True),
@@ -479,19 +504,8 @@ class DocumentRenderer:
             ("Dossier n°", dossier.dossier_number, False),
             ("Motif", wording.REASONS.get(dossier.reason, dossier.reason), False),
         ], COLUMN)
-        bottom = pdf.get_y()
-
-        qr_x = pdf.marks["qr_x"]
-        pdf.qr_code(issued.verification_url, qr_x, pdf.marks["column"] + 2, QR_SIZE)
-        pdf.font(6.5, color=NAVY)
-        # Break before the number rather than inside it.
-        address, _, number = issued.verification_url.rpartition("/")
-        y = pdf.block(
-            qr_x - 4, pdf.marks["qr_caption"], QR_SIZE + 8, 3.5, f"{address}/\n{number}",
-            align="C",
-        )
-
-        pdf.set_xy(MARGIN, max(bottom, y) + 6)
+        bottom = pdf.get_y() if pdf.page > 1 else max(pdf.get_y(), qr_bottom)
+        pdf.set_xy(MARGIN, bottom + 6)
         pdf.notice(
             "Ce certificat provisoire vous permet de circuler en France avec le véhicule "
             f"ci-dessus jusqu'au {wording.french_date(issued.valid_until)} inclus, dans l'attente "
