@@ -202,6 +202,15 @@ def test_a_long_holder_address_wraps_in_its_column_and_reads_whole(
     assert "Vérifiez ce certificat" in pdftotext(content)
 
 
+def test_a_word_wider_than_its_column_is_cut_and_reads_whole(each_renderer, pdftotext) -> None:
+    word = "Lieu-dit-" + "-".join(["La-Grande-Combe-des-Trois-Fontaines"] * 12)
+    content = each_renderer.certificate(paid_dossier(address=f"{word} 13090 Aix"), ISSUED)
+
+    column = left_column(content)
+    assert word in "".join(column.split())
+    assert "13090 Aix" in column
+
+
 def test_a_value_longer_than_a_page_goes_on_to_the_next(pdftotext) -> None:
     renderer = DocumentRenderer(None, PARIS)
     address = " ".join(f"Bâtiment {n}, escalier {n}, appartement {n}0{n}," for n in range(40))

@@ -197,13 +197,16 @@ class OfficialDocument(FPDF):
                     continue
                 if line:
                     result.append(line)
-                while word_width > width + 1e-6 and len(word) > 1:
-                    cut = len(word) - 1
-                    while cut > 1 and self.measure(word[:cut], size, bold) > width + 1e-6:
-                        cut -= 1
-                    result.append(word[:cut])
-                    word = word[cut:]
-                    word_width = self.measure(word, size, bold)
+                if word_width > width + 1e-6:
+                    # A word wider than the line: cut between characters, as many as fit.
+                    piece, word_width = "", 0.0
+                    for char in word:
+                        char_width = self.measure(char, size, bold)
+                        if piece and word_width + char_width > width + 1e-6:
+                            result.append(piece)
+                            piece, word_width = "", 0.0
+                        piece, word_width = piece + char, word_width + char_width
+                    word = piece
                 line, line_width = word, word_width
             result.append(line)
         return result
