@@ -74,8 +74,9 @@ class Fonts:
         self.family = "DejaVu" if self.unicode else "helvetica"
         self.euro = "€" if self.unicode else "EUR"
         self.tick = "✔" if self.unicode else "X"
-        # Lines of text already wrapped, by (text, width, size, bold): most texts (labels,
-        # the declarations, the notices) are the same from one dossier to the next.
+        # Lines of fixed wording already wrapped, by (text, width, size, bold): labels, the
+        # declarations, the CPI's notice are the same from one dossier to the next. What a
+        # dossier says (names, addresses) is not kept.
         self.wrapped: dict[tuple[str, float, float, bool], tuple[str, ...]] = {}
 
     def install(self, pdf: FPDF) -> None:
@@ -166,13 +167,17 @@ class OfficialDocument(FPDF):
         self.text(left, y + height / 2 + 0.3 * self.font_size, text)
 
     def lines(
-        self, text: str, width: float, size: float | None = None, bold: bool | None = None
+        self, text: str, width: float, size: float | None = None, bold: bool | None = None,
+        keep: bool = False,
     ) -> tuple[str, ...]:
         """Printable text cut into lines no wider than `width` (in the given size and face,
         by default the current ones): at spaces, and inside a word only when that word
-        alone is wider. A text that fits is measured once; a text seen before is not."""
+        alone is wider. A text that fits is measured once; fixed wording (`keep`) seen
+        before is not measured again."""
         size = size or self.font_size_pt
         bold = "B" in self.font_style if bold is None else bold
+        if not keep:
+            return tuple(self._wrap(text, width, size, bold))
         key = (text, width, size, bold)
         lines = self.typeface.wrapped.get(key)
         if lines is None:
@@ -307,8 +312,10 @@ class OfficialDocument(FPDF):
         page_lines = int((self.page_break_trigger - self.t_margin) // 5)
         placed: list[tuple[float, tuple[str, ...], tuple[str, ...], bool]] = []
         for label, value, bold in rows:
-            label_lines = self.lines(label, label_width, 9, False)
-            value_lines = self.lines(value, value_width - 2 * self.c_margin, 10, bold)
+            label_lines = self.lines(label, label_width, 9, False, keep=True)
+            value_lines = self.lines(
+                value, value_width - 2 * self.c_margin, 10, bold, keep=value in wording.FIXED
+            )
             count = max(len(label_lines), len(value_lines))
             if self.will_page_break(5 * count) and count <= page_lines:
                 self._draw_fields(placed, value_width)
@@ -344,10 +351,10 @@ class OfficialDocument(FPDF):
                         self.put(MARGIN + LABEL_WIDTH, top + 5 * index, value_width, 5, line)
         self.set_xy(MARGIN, y)
 
-    def notice(self, text: str) -> None:
+    def notice(self, text: str, keep: bool = False) -> None:
         """A framed, shaded paragraph across the page."""
         padding = 3.0
-        lines = self.lines(text, self.epw - 2 * padding, 9, False)
+        lines = self.lines(text, self.epw - 2 * padding, 9, False, keep)
         height = 5 * len(lines) + 2 * padding
         if self.will_page_break(height):
             self.add_page()
@@ -514,7 +521,8 @@ class DocumentRenderer:
             f"ci-dessus jusqu'au {wording.french_date(issued.valid_until)} inclus, dans l'attente "
             "du duplicata de votre certificat d'immatriculation, envoyé à votre adresse. "
             "Présentez-le avec une pièce d'identité en cas de contrôle. Il ne peut pas être "
-            "prolongé."
+            "prolongé.",
+            keep=True,  # the same for every certificate of the day
         )
         return bytes(pdf.output())
 
