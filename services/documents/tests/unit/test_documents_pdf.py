@@ -16,6 +16,7 @@ from documents_service.rendering.pdf import (
     Fonts,
     IssuedCertificate,
     OfficialDocument,
+    QR_MASK,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -28,13 +29,19 @@ ISSUED = IssuedCertificate(
 )
 
 
-def paid_dossier(reason: str = "perte", special_case: bool = False, family_name: str = "Dupont"):
+def paid_dossier(
+    reason: str = "perte", special_case: bool = False, family_name: str = "Dupont",
+    address: str = "", dossier_number: str = "DUP-2025-000123", plate: str = "AB-123-CD",
+):
     dossier = DossierFile(dossier_id=uuid4())
+    holder = {"given_name": "Jean", "family_name": family_name}
+    if address:
+        holder["address"] = address
     dossier.record_start(
-        uuid4(), "DUP-2025-000123", reason, "titulaire", special_case,
-        {"plate": "AB-123-CD", "vin": "VF1RFB00012345678", "make": "RENAULT", "model": "CLIO",
+        uuid4(), dossier_number, reason, "titulaire", special_case,
+        {"plate": plate, "vin": "VF1RFB00012345678", "make": "RENAULT", "model": "CLIO",
          "first_registration": "2019-03-14"},
-        {"given_name": "Jean", "family_name": family_name}, "2025-01-31T09:12:00+00:00",
+        holder, "2025-01-31T09:12:00+00:00",
     )
     dossier.record_submission(True, True, "2025-01-31T09:20:00+00:00")
     dossier.record_payment(
@@ -53,8 +60,36 @@ def renderer() -> DocumentRenderer:
     return DocumentRenderer(DEJAVU, PARIS)
 
 
+@pytest.fixture(params=["dejavu", "core"])
+def each_renderer(request: pytest.FixtureRequest) -> DocumentRenderer:
+    """With DejaVu embedded, and with the core Helvetica (the service's default), whose
+    documents start from a copy of a page drawn once."""
+    if request.param == "core":
+        return DocumentRenderer(None, PARIS)
+    if not Fonts(DEJAVU).unicode:
+        pytest.skip("DejaVu fonts are not installed")
+    return DocumentRenderer(DEJAVU, PARIS)
+
+
 def flat(text: str) -> str:
     return " ".join(text.split())
+
+
+def left_column(content: bytes, page: int = 1) -> str:
+    """The text of a page's left 135 mm, where the CPI's fields are (the QR code is to their
+    right): what is cut off by the crop, or drawn past the column, is missing here."""
+    result = subprocess.run(
+        ["pdftotext", "-layout", "-f", str(page), "-l", str(page),
+         "-x", "0", "-y", "0", "-W", str(int(135 / 25.4 * 72)), "-H", "842", "-", "-"],
+        input=content, capture_output=True, check=True,
+    )
+    return result.stdout.decode()
+
+
+LONG_ADDRESS = (
+    "Résidence Les Jardins de la Vallée, bâtiment C, escalier 4, appartement 1207, "
+    "128 boulevard du Maréchal de Lattre de Tassigny, 13090 Aix-en-Provence Cedex 2"
+)
 
 
 def test_cpi_shows_the_vehicle_the_holder_and_the_validity(renderer, pdftotext) -> None:
@@ -100,7 +135,8 @@ def test_summary_names_the_reason_in_french(renderer, pdftotext, reason, label) 
     assert "Cas particulier" not in text
 
 
-def test_same_inputs_give_the_same_bytes(renderer) -> None:
+def test_same_inputs_give_the_same_bytes(each_renderer) -> None:
+    renderer = each_renderer
     dossier = paid_dossier()
 
     assert renderer.certificate(dossier, ISSUED) == renderer.certificate(dossier, ISSUED)
@@ -136,7 +172,7 @@ def test_qr_code_drawn_on_the_page_is_the_verification_url(tmp_path: Path) -> No
     image = Image.open(tmp_path / "qr.png").convert("L")
     pixels_per_mm = 10
 
-    matrix = segno.make(ISSUED.verification_url, error="m", micro=False).matrix
+    matrix = segno.make(ISSUED.verification_url, error="m", micro=False, mask=QR_MASK).matrix
     module = size / (len(matrix) + 8)
     misread = [
         (row, column)
@@ -148,3 +184,75 @@ def test_qr_code_drawn_on_the_page_is_the_verification_url(tmp_path: Path) -> No
         )) < 128) != bool(dark)
     ]
     assert misread == []
+
+
+def test_a_long_holder_address_wraps_in_its_column_and_reads_whole(
+    each_renderer, pdftotext
+) -> None:
+    content = each_renderer.certificate(paid_dossier(address=LONG_ADDRESS), ISSUED)
+
+    column = left_column(content)
+    lines = [line for line in column.splitlines() if line.strip()]
+    first = next(i for i, line in enumerate(lines) if "(C.3) Adresse" in line)
+    assert flat(LONG_ADDRESS) in flat("\n".join(lines[first:])).replace("(C.3) Adresse ", "")
+    # Several lines, the next section below the last of them.
+    last = next(i for i, line in enumerate(lines) if "Cedex 2" in line)
+    assert last - first >= 3
+    assert "DEMANDE" in lines[last + 1]
+    assert "Vérifiez ce certificat" in pdftotext(content)
+
+
+def test_a_word_wider_than_its_column_is_cut_and_reads_whole(each_renderer, pdftotext) -> None:
+    word = "Lieu-dit-" + "-".join(["La-Grande-Combe-des-Trois-Fontaines"] * 12)
+    content = each_renderer.certificate(paid_dossier(address=f"{word} 13090 Aix"), ISSUED)
+
+    column = left_column(content)
+    assert word in "".join(column.split())
+    assert "13090 Aix" in column
+
+
+def test_a_value_longer_than_a_page_goes_on_to_the_next(pdftotext) -> None:
+    renderer = DocumentRenderer(None, PARIS)
+    address = " ".join(f"Bâtiment {n}, escalier {n}, appartement {n}0{n}," for n in range(40))
+    content = renderer.certificate(paid_dossier(address=f"{address} 13090 Aix"), ISSUED)
+
+    text = pdftotext(content)
+    assert "Page 1/2" in text and "Page 2/2" in text
+    # Both pages' columns, without the header and footer that come between.
+    running = ("DEMANDE DE DUPLICATA", "Certificat provisoire n°")
+    both_pages = flat("\n".join(
+        line for page in (1, 2) for line in left_column(content, page).splitlines()
+        if not any(mark in line for mark in running)
+    ))
+    assert flat(address) in both_pages.replace("(C.3) Adresse ", "")
+    assert "DUP-2025-000123" in left_column(content, 2)
+    # The code stays beside the vehicle, with its caption and address.
+    first_page = subprocess.run(
+        ["pdftotext", "-layout", "-l", "1", "-", "-"], input=content, capture_output=True,
+        check=True,
+    ).stdout.decode()
+    assert "Vérifiez ce certificat" in first_page and "CPI-2025-7K3M9QXP" in first_page
+
+
+def test_each_dossier_gets_its_own_values_from_a_renderer_used_before(
+    each_renderer, pdftotext
+) -> None:
+    renderer = each_renderer
+    renderer.certificate(paid_dossier(), ISSUED)
+    renderer.summary(paid_dossier(), ISSUED)
+    other = IssuedCertificate(
+        number="CPI-2025-ZZZZ0000", issued_at=datetime(2025, 3, 3, 8, 0, tzinfo=UTC),
+        valid_until=date(2025, 4, 3),
+        verification_url="https://duplicata.example/verification/CPI-2025-ZZZZ0000",
+    )
+    dossier = paid_dossier(dossier_number="DUP-2025-000999", plate="ZZ-999-ZZ")
+
+    documents = [renderer.certificate(dossier, other), renderer.summary(dossier, other)]
+    cpi, summary = (flat(pdftotext(content)) for content in documents)
+
+    for content, text in zip(documents, (cpi, summary), strict=True):
+        assert "CPI-2025-ZZZZ0000" in text and "DUP-2025-000999" in text
+        assert "CPI-2025-7K3M9QXP" not in text and "DUP-2025-000123" not in text
+        assert b"/CreationDate (D:20250303080000Z)" in content
+    assert "ZZ-999-ZZ" in cpi and "03/03/2025" in cpi and "03/04/2025" in cpi
+    assert "AB-123-CD" not in cpi

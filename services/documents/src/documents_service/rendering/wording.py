@@ -21,6 +21,9 @@ LEGAL_TERMS = (
     "sanctions encourues en cas de fausse déclaration."
 )
 
+# The wording above, which the documents can lay out once for all dossiers.
+FIXED = frozenset({*REASONS.values(), *PERSONS.values(), SPECIAL_CASE, SWORN_STATEMENT, LEGAL_TERMS})
+
 
 def french_date(day: date) -> str:
     return day.strftime("%d/%m/%Y")
