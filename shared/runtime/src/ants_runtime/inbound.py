@@ -65,9 +65,6 @@ class InboundEvents:
 
     attempts = 3
     conflict_attempts = 20
-    # How long the broker may hold a fetch when nothing is new: each hop of a dossier's
-    # journey through the services waits at most this long (the default is 500 ms).
-    fetch_max_wait_ms = 100
     batch_size = 500
     transaction_size = 200
     stall_seconds = 15.0
@@ -120,7 +117,7 @@ class InboundEvents:
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(
             **connection_options(self.settings), enable_auto_commit=False,
-            auto_offset_reset="earliest", fetch_max_wait_ms=self.fetch_max_wait_ms,
+            auto_offset_reset="earliest", fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
         await consumer.start()
@@ -137,7 +134,7 @@ class InboundEvents:
             await self.retry_parked()
             while True:
                 batches = await consumer.getmany(
-                    timeout_ms=self.fetch_max_wait_ms, max_records=self.batch_size
+                    timeout_ms=self.settings.kafka_fetch_max_wait_ms, max_records=self.batch_size
                 )
                 # Partitions are handled side by side (a slow one does not hold the others);
                 # within a partition, in order.

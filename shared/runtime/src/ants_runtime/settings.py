@@ -24,6 +24,7 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
     kafka_topic_partitions: int = 1
+    kafka_fetch_max_wait_ms: int = 100
 
     data_dir: Path = Path("var")
     persistence_module: str = "eventsourcing.sqlite"
