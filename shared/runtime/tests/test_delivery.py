@@ -20,7 +20,7 @@ from ants_runtime.inbound import InboundEvents, NotReady
 from ants_runtime.kafka import ensure_topics
 from ants_runtime.outbox import OutboxRelay
 from ants_runtime.settings import ServiceSettings
-from ants_runtime.store import ServiceApplication, event_id_of
+from ants_runtime.store import ServiceApplication, event_id_of, stop_gracefully
 from ants_stack.testing import read_topic
 
 
@@ -81,11 +81,8 @@ async def running(*loops: Any) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for loop, task in zip(loops, tasks, strict=True):
+            await stop_gracefully(task, loop.stopping)
 
 
 @contextlib.asynccontextmanager

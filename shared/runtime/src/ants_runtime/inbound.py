@@ -84,6 +84,7 @@ class InboundEvents:
         self.recoveries: list[dict[str, str]] = []
         self._parked_subjects: set[str] = set()
         self._progress = asyncio.Event()
+        self.stopping = asyncio.Event()
         self._last_progress = time.monotonic()
         self._last_sweep = time.monotonic()
         self._ends: tuple[float, asyncio.Future[dict[TopicPartition, int]]] | None = None
@@ -104,7 +105,7 @@ class InboundEvents:
     async def run(self) -> None:
         if not self.handlers:
             return
-        while True:
+        while not self.stopping.is_set():
             try:
                 await self._consume()
             except asyncio.CancelledError:
@@ -132,7 +133,7 @@ class InboundEvents:
             self.consumer = consumer
             self._parked_subjects = await asyncio.to_thread(self.inbox.parked_subjects)
             await self.retry_parked()
-            while True:
+            while not self.stopping.is_set():
                 batches = await consumer.getmany(
                     timeout_ms=self.settings.kafka_fetch_max_wait_ms, max_records=self.batch_size
                 )

@@ -10,6 +10,7 @@ recreated) and then republishes everything from the start of the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +61,7 @@ class OutboxRelay:
         self.name = f"relay:{topic}"
         self.producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
+        self.stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
         self.position = 0  # the last notification id the broker acknowledged
@@ -105,7 +107,7 @@ class OutboxRelay:
         self.position = await asyncio.to_thread(self.positions.get, self.name)
         self.recorded = max(self.recorded, await asyncio.to_thread(self.app.max_notification_id))
         starting = True
-        while True:
+        while not self.stopping.is_set():
             try:
                 if starting and self.position and await self._topic_is_empty():
                     self._forgotten("the topic is empty although events were published to it")
@@ -130,10 +132,8 @@ class OutboxRelay:
             self._last_success = time.monotonic()
             self.problem = None  # everything stored is on the broker
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first(self._wake, self.stopping), self.idle_seconds)
             return position
         assert self.producer is not None
         # Records go into explicit per-partition batches: far cheaper than one send per
@@ -261,3 +261,12 @@ def _now_iso() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -20,7 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import structlog
 from eventsourcing.persistence import Notification
 
-from ants_runtime.store import ServiceApplication
+from ants_runtime.store import ServiceApplication, stop_gracefully
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +63,7 @@ class Projector(Generic[C]):
         self.problem: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
+        self.stopping = asyncio.Event()
         self._advanced = asyncio.Event()
 
     # --- synchronous steps (run in a worker thread by `run`) -----------------------------
@@ -101,16 +102,15 @@ class Projector(Generic[C]):
         try:
             yield
         finally:
+            self._wake.set()
+            await stop_gracefully(task, self.stopping)
             self._loop = None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def run(self) -> None:
         saved = await asyncio.to_thread(self.read_model.position)
         self.position = max(self.position, saved)
         log.info("projection.started", read_model=self.read_model.name, position=self.position)
-        while True:
+        while not self.stopping.is_set():
             self._wake.clear()  # before reading: a wake during the read is kept for the next turn
             try:
                 position = await asyncio.to_thread(self.project_after, self.position)

@@ -30,7 +30,7 @@ from ants_runtime.kafka import ensure_topics
 from ants_runtime.logging import configure_logging
 from ants_runtime.outbox import OutboxRelay, ToContract
 from ants_runtime.settings import ServiceSettings
-from ants_runtime.store import ServiceApplication
+from ants_runtime.store import ServiceApplication, stop_gracefully
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -127,11 +127,8 @@ class ServiceRuntime:
                     await components.enter_async_context(component.running())
                 yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for loop, task in zip((self.relay, self.inbound), tasks, strict=True):
+                await stop_gracefully(task, loop.stopping)
             await self.broker.stop()
             await self.relay.stop()
             self.app.close()

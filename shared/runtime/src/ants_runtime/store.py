@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import random
 import time
@@ -32,6 +34,17 @@ def event_id_of(domain_event: DomainEventProtocol[Any]) -> uuid.UUID:
 def stable_id(*parts: object) -> uuid.UUID:
     """A deterministic aggregate id, e.g. for an index keyed by a plate or an e-mail."""
     return uuid.uuid5(EVENT_ID_NAMESPACE, ":".join(str(p) for p in parts))
+
+
+async def stop_gracefully(task: asyncio.Task[Any], stopping: asyncio.Event, grace: float = 10.0) -> None:
+    """Ask a loop to stop at its next safe point, then wait for it: cancelling it outright
+    could leave a worker thread using the store while the store is being closed."""
+    stopping.set()
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 P = ParamSpec("P")
