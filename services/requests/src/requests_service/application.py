@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ants_runtime.fees import FeeSchedule
+from ants_runtime.fees import FeeSchedule, today_in_france
 from ants_runtime.inbound import NotReady
 from ants_runtime.store import ServiceApplication, retry_on_conflict
 from requests_service.adapters.dossier_list import dossier_list_of
@@ -65,7 +65,7 @@ class RequestsApplication(ServiceApplication):
         env: dict[str, str] | None = None,
         siv: VehicleRegistry | None = None,
         fees: FeeSchedule | None = None,
-        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        today: Callable[[], date] = today_in_france,
     ) -> None:
         super().__init__(env)
         self.siv = siv or SeededSiv.load()

@@ -111,12 +111,18 @@ def in_french(message: str) -> str:
     return message
 
 
+MISSING_FIELD = re.compile(r"Object missing required field `(\w+)`")
+
+
 def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
+            message = str(item.get("message", ""))
             field = str(item.get("key") or item.get("source") or "")
-            errors.append({"field": field, "message": in_french(str(item.get("message", "")))})
+            if missing := MISSING_FIELD.match(message):  # Litestar names the body, not the field
+                field = missing.group(1)
+            errors.append({"field": field, "message": in_french(message)})
     return errors
 
 

@@ -14,10 +14,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Struct
 
 from ants_runtime.auth import Principal
-from ants_runtime.fees import FeeSchedule
+from ants_runtime.fees import FeeSchedule, today_in_france
 from ants_runtime.http import error_responses, rule
 from ants_runtime.service import ServiceRuntime
-from payment_service.application import PaymentApplication, today_in_france
+from payment_service.application import PaymentApplication
 from payment_service.domain.model import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
     PayableDossier,
