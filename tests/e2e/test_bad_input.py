@@ -118,3 +118,28 @@ def test_someone_elses_dossier_and_documents_are_out_of_reach(api: Api, fleet_ow
     assert api.record(intruder, payment_id).status_code == 403
     assert api.call("GET", "requests", f"/dossiers/{dossier_id}").status_code == 401
     assert api.call("GET", "requests", f"/dossiers/{uuid.uuid4()}", intruder).status_code == 404
+
+
+def test_an_empty_person_is_refused_on_that_field_before_the_holder_is_looked_up(
+    api: Api, fleet_owner: User
+) -> None:
+    response = api.start(fleet_owner, fleet_plate(), person="")
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "person", "message": "Choisissez la personne concernée par la demande."}
+    ]
+
+
+def test_a_message_may_only_point_at_a_document_of_its_dossier(
+    api: Api, fleet_owner: User
+) -> None:
+    started = api.start(fleet_owner, fleet_plate())
+    assert started.status_code == 201, started.text
+    dossier_id = started.json()["dossier_id"]
+    message = {"text": "Voici ma déclaration.", "document_id": str(uuid.uuid4())}
+    refused = api.call("POST", "requests", f"/dossiers/{dossier_id}/messages", fleet_owner,
+                       json=message)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "document_id"
+    thread = api.call("GET", "requests", f"/dossiers/{dossier_id}/messages", fleet_owner)
+    assert thread.json() == []

@@ -223,7 +223,7 @@ def payable_dossier(
 
 @pytest.fixture
 def today() -> date:
-    from payment_service.application import today_in_france
+    from ants_runtime.fees import today_in_france
 
     return today_in_france()
 

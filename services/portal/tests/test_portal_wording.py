@@ -68,6 +68,19 @@ async def test_a_refused_form_can_be_corrected_and_sent_again() -> None:
         assert outcome.previous is None
 
 
+async def test_refused_forms_leave_nothing_behind_and_a_success_is_remembered_once() -> None:
+    guard = OnceGuard()
+    for n in range(1000):
+        async with guard.once("account:start", f"form-{n}") as outcome:
+            pass  # refused: no result
+    assert guard.tracked == 0
+    async with guard.once("account:start", "form-ok") as outcome:
+        outcome.result = "/dossiers/1"
+    async with guard.once("account:start", "form-ok") as outcome:
+        assert outcome.previous == "/dossiers/1"
+    assert guard.tracked == 1
+
+
 def test_a_document_is_downloaded_unless_shown_in_the_page() -> None:
     upstream = "attachment; filename=\"cpi.pdf\"; filename*=UTF-8''cpi.pdf"
     assert disposition(upstream, inline=False) == upstream

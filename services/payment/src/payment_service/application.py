@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from ants_runtime.fees import today_in_france
 from ants_runtime.inbound import NotReady
 from ants_runtime.store import ServiceApplication
 from payment_service.adapters.psp import (
@@ -33,13 +33,6 @@ from payment_service.domain.model import (
 )
 
 log = structlog.get_logger(__name__)
-
-PROCEDURE_TIMEZONE = ZoneInfo("Europe/Paris")
-
-
-def today_in_france() -> date:
-    return datetime.now(PROCEDURE_TIMEZONE).date()
-
 
 class PaymentApplication(ServiceApplication):
     name = "payment"

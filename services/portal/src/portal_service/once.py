@@ -25,11 +25,25 @@ class Outcome:
     result: str | None = None
 
 
+@dataclass
+class _Turn:
+    """The lock of one form token and how many submissions hold or await it."""
+
+    lock: asyncio.Lock
+    users: int = 0
+
+
 class OnceGuard:
     def __init__(self, ttl_seconds: float = 900.0) -> None:
         self.ttl_seconds = ttl_seconds
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._turns: dict[str, _Turn] = {}
         self._done: dict[str, tuple[float, str]] = {}
+
+    @property
+    def tracked(self) -> int:
+        """How many forms the guard keeps something for: submissions under way, and the
+        successful outcomes it remembers for `ttl_seconds`."""
+        return len(self._turns.keys() | self._done.keys())
 
     @asynccontextmanager
     async def once(self, scope: str, token: str | None) -> AsyncIterator[Outcome]:
@@ -37,19 +51,22 @@ class OnceGuard:
             yield Outcome()
             return
         key = f"{scope}:{token}"
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            self._forget_old()
-            done = self._done.get(key)
-            outcome = Outcome(previous=done[1] if done else None)
-            yield outcome
-            if outcome.result and not done:
-                self._done[key] = (time.monotonic(), outcome.result)
+        turn = self._turns.setdefault(key, _Turn(asyncio.Lock()))
+        turn.users += 1
+        try:
+            async with turn.lock:
+                self._forget_old()
+                done = self._done.get(key)
+                outcome = Outcome(previous=done[1] if done else None)
+                yield outcome
+                if outcome.result and not done:
+                    self._done[key] = (time.monotonic(), outcome.result)
+        finally:
+            turn.users -= 1
+            if turn.users == 0:  # nobody holds or awaits it: a refused form leaves nothing
+                del self._turns[key]
 
     def _forget_old(self) -> None:
         limit = time.monotonic() - self.ttl_seconds
         for key in [k for k, (at, _) in self._done.items() if at < limit]:
             del self._done[key]
-            lock = self._locks.get(key)
-            if lock is not None and not lock.locked():
-                del self._locks[key]

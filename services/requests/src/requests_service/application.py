@@ -14,16 +14,15 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ants_runtime.fees import FeeSchedule
+from ants_runtime.fees import FeeSchedule, today_in_france
 from ants_runtime.inbound import NotReady
 from ants_runtime.store import ServiceApplication, retry_on_conflict
 from requests_service.adapters.dossier_list import dossier_list_of
 from requests_service.adapters.siv import SeededSiv, VehicleRecord, VehicleRegistry
-from requests_service.domain.dossier import Dossier, VehicleLock
+from requests_service.domain.dossier import Dossier, VehicleLock, check_choices
 from requests_service.domain.errors import (
     Busy,
     DossierNotFound,
-    InvalidRequest,
     NotHolder,
     RequestAlreadyOpen,
     TooEarly,
@@ -66,7 +65,7 @@ class RequestsApplication(ServiceApplication):
         env: dict[str, str] | None = None,
         siv: VehicleRegistry | None = None,
         fees: FeeSchedule | None = None,
-        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        today: Callable[[], date] = today_in_france,
     ) -> None:
         super().__init__(env)
         self.siv = siv or SeededSiv.load()
@@ -80,6 +79,7 @@ class RequestsApplication(ServiceApplication):
         self, account_id: UUID, given_name: str, family_name: str,
         reason: str, person: str, special_case: bool, plate: str,
     ) -> Dossier:
+        check_choices(reason, person)  # input before state: the SIV and the holder next
         plate = normalise_plate(plate)
         vehicle = self.siv.find(plate)
         if vehicle is None:
@@ -138,17 +138,13 @@ class RequestsApplication(ServiceApplication):
         self, dossier_id: UUID, author_id: UUID, text: str, document_id: UUID | None = None
     ) -> dict[str, Any]:
         dossier = self.get_dossier(dossier_id)
-        text = text.strip()
-        if not text:
-            raise InvalidRequest("Le message est vide.", "text")
-        if len(text) > 4000:
-            raise InvalidRequest("Le message ne doit pas dépasser 4 000 caractères.", "text")
-        message_id = str(uuid4())
-        dossier.post_message(
-            message_id, str(author_id), "citizen", text, str(document_id) if document_id else None
-        )
+        dossier.reply(str(uuid4()), str(author_id), text, str(document_id) if document_id else None)
         self.save(dossier)
         return dossier.messages[-1]
+
+    def has_declaration(self, dossier_id: UUID, document_id: UUID) -> bool:
+        """Whether this document's upload has reached the dossier (DeclarationUploaded)."""
+        return str(document_id) in self.get_dossier(dossier_id).declaration_documents
 
     # --- reading -------------------------------------------------------------------------
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 DEFAULT_SCHEDULE = Path(__file__).with_name("fee_schedule.json")
+PROCEDURE_TIMEZONE = ZoneInfo("Europe/Paris")
+
+
+def today_in_france(now: datetime | None = None) -> date:
+    """The day whose fees apply: the calendar date in Paris (not UTC, which is still the day
+    before for an hour or two after midnight), for every service that quotes the fees."""
+    return (now or datetime.now(PROCEDURE_TIMEZONE)).astimezone(PROCEDURE_TIMEZONE).date()
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from eventsourcing.persistence import IntegrityError
 from litestar import Request, Response, get
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi import ResponseSpec
+from litestar.params import KwargDefinition
 from litestar.status_codes import (
     HTTP_401_UNAUTHORIZED,
     HTTP_403_FORBIDDEN,
@@ -17,6 +20,8 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
+
+from msgspec import Meta, Struct
 
 from ants_runtime.auth import InvalidToken, Principal, TokenVerifier
 
@@ -27,6 +32,58 @@ FORBIDDEN = "Vous n'avez pas accès à cette ressource."
 CONCURRENT_CHANGE = "Le dossier vient d'être modifié par ailleurs : rechargez la page et réessayez."
 
 
+class FieldError(Struct):
+    field: str
+    message: Annotated[str, Meta(description="What is wrong with this field, in French")]
+
+
+class ErrorBody(Struct, omit_defaults=True):
+    """Every error answer of every service (see `error_body`)."""
+
+    status_code: int
+    message: Annotated[str, Meta(description="What went wrong and what to do, in French")]
+    errors: list[FieldError] | None = None
+
+
+WHY = {
+    400: "The body cannot be decoded (malformed JSON or form)",
+    401: "Not logged in, or the token is invalid or expired",
+    403: "The caller's role or account may not do this",
+    404: "No such resource",
+    409: "Not possible in the resource's current state, or changed concurrently",
+    413: "The body is larger than the service accepts",
+    415: "This content type is not accepted",
+    422: "Invalid input: `errors` names each field at fault",
+    429: "Too many attempts: wait for the seconds of the Retry-After header",
+    503: "Not available yet: retry after the seconds of the Retry-After header",
+}
+
+
+def error_responses(*codes: int, why: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """The `responses` of a route: each status it may answer, with the real error body.
+
+    A route with parameters or a body should list 400 (the body or a parameter cannot be
+    decoded); Litestar otherwise documents its own error shape for it."""
+    why = {**WHY, **(why or {})}
+    return {
+        code: ResponseSpec(ErrorBody, description=why[code], generate_examples=False)
+        for code in codes
+    }
+
+
+NON_BLANK = r"\S"  # at least one character that is not a space
+
+
+def rule(**constraints: Any) -> KwargDefinition:
+    """What the domain refuses in a request field, said in the OpenAPI schema (`pattern`,
+    `min_length`, `max_length`, `schema_extra={"enum": [...]}`...), for
+    `Annotated[str, rule(...)]` in a msgspec Struct.
+
+    Documentation only: the domain keeps the refusal and its precise French message, so the
+    schema must say no more and no less than what the domain checks."""
+    return KwargDefinition(**constraints)
+
+
 def error_body(status: int, message: str, errors: list[dict[str, str]] | None = None) -> Response:
     content: dict[str, Any] = {"status_code": status, "message": message}
     if errors:
@@ -34,12 +91,38 @@ def error_body(status: int, message: str, errors: list[dict[str, str]] | None = 
     return Response(content=content, status_code=status)
 
 
+# msgspec's refusals, said in French (the rest is passed on as it is).
+FRENCH_VALIDATION = [
+    (re.compile(r"Expected `(str|array|object)` of length >= 1"), "Ce champ doit être renseigné."),
+    (re.compile(r"Expected `str` of length <= (\d+)"), "Ce texte dépasse {0} caractères."),
+    (re.compile(r"Expected `str` matching regex .*"), "Ce champ n'a pas le format attendu."),
+    (re.compile(r"Invalid enum value .*"), "Cette valeur ne fait pas partie des choix possibles."),
+    (re.compile(r"Object missing required field .*"), "Ce champ est obligatoire."),
+    (re.compile(r"Expected `(\w+)`, got `(\w+)`"), "Cette valeur n'est pas du type attendu."),
+    (re.compile(r"Expected `int` (>|>=|<|<=) .*"), "Ce nombre est hors des limites acceptées."),
+    (re.compile(r"Missing required .*"), "Ce champ est obligatoire."),
+]
+
+
+def in_french(message: str) -> str:
+    for pattern, french in FRENCH_VALIDATION:
+        if found := pattern.match(message):
+            return french.format(*found.groups())
+    return message
+
+
+MISSING_FIELD = re.compile(r"Object missing required field `(\w+)`")
+
+
 def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
+            message = str(item.get("message", ""))
             field = str(item.get("key") or item.get("source") or "")
-            errors.append({"field": field, "message": str(item.get("message", ""))})
+            if missing := MISSING_FIELD.match(message):  # Litestar names the body, not the field
+                field = missing.group(1)
+            errors.append({"field": field, "message": in_french(message)})
     return errors
 
 
@@ -84,7 +167,10 @@ def exception_handlers(domain_errors: Mapping[type[Exception], int]) -> dict[Any
         status = next(code for cls, code in domain_errors.items() if isinstance(exc, cls))
         field = getattr(exc, "field", None)
         errors = [{"field": field, "message": str(exc)}] if field else None
-        return error_body(status, str(exc), errors)
+        response = error_body(status, str(exc), errors)
+        if status == HTTP_503_SERVICE_UNAVAILABLE:
+            response.headers["Retry-After"] = "1"
+        return response
 
     def conflict_handler(_: Request[Any, Any, Any], exc: IntegrityError) -> Response:
         return error_body(409, CONCURRENT_CHANGE)
@@ -169,12 +255,15 @@ class FactNotYetKnown(HTTPException):
 
 __all__ = [
     "HTTP_401_UNAUTHORIZED",
+    "ErrorBody",
     "Forbidden",
     "bearer_principal",
     "error_body",
+    "error_responses",
     "exception_handlers",
     "health_route",
     "require_role",
+    "rule",
 ]
 
 

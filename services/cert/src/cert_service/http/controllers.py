@@ -3,32 +3,45 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, get, post
+from litestar.params import Parameter
 from msgspec import Struct
 
 from ants_runtime.auth import Principal
-from ants_runtime.http import Forbidden
+from ants_runtime.http import NON_BLANK, Forbidden, error_responses, rule
 from cert_service.application import Agent, CertApplication
+from cert_service.domain.review import MAX_TEXT_LENGTH, REJECTION_REASONS
 from cert_service.http.views import review_view
+from cert_service.queue import STATUS_FILTERS
 
 CERT_ONLY = "Cet espace est réservé aux agents du CERT."
 READ_ONLY = "Les auditeurs peuvent consulter les pièces mais pas les traiter."
 
 
+Text = Annotated[str, rule(pattern=NON_BLANK, max_length=MAX_TEXT_LENGTH)]
+
+
 class Rejection(Struct):
-    reason: str = ""
-    note: str = ""
+    reason: Annotated[str, rule(schema_extra={"enum": list(REJECTION_REASONS)})]
+    note: Text  # read by the citizen: what to send instead
 
 
 class Acceptance(Struct):
-    note: str = ""
+    note: Annotated[str, rule(max_length=MAX_TEXT_LENGTH)] = ""
 
 
 class AgentMessage(Struct):
-    text: str = ""
+    text: Text
+
+
+WHY = {
+    403: "Not a CERT agent (auditors may read, not act)",
+    404: "No such review",
+    409: "Already decided, claimed by another agent, closed, or changed concurrently",
+}
 
 
 def reader(principal: Principal) -> None:
@@ -46,36 +59,50 @@ class ReviewsController(Controller):
     path = "/reviews"
     tags = ["reviews"]
 
-    @get("/", summary="The queue, oldest first (status: pending, claimed, accepted, rejected, "
-         "closed or all)")
+    @get(
+        "/", summary="The queue, oldest first", responses=error_responses(400, 401, 403, 422, why=WHY),
+    )
     async def queue(
-        self, principal: Principal, cert: CertApplication, status: str = "pending"
+        self, principal: Principal, cert: CertApplication,
+        status: Annotated[str, Parameter(schema_extra={"enum": list(STATUS_FILTERS)})] = "pending",
     ) -> list[dict[str, Any]]:
         reader(principal)
         return await asyncio.to_thread(cert.reviews, status)
 
-    @get("/{review_id:uuid}", summary="One review: document, dossier facts, thread, decisions")
+    @get(
+        "/{review_id:uuid}", summary="One review: document, dossier facts, thread, decisions",
+        responses=error_responses(400, 401, 403, 404, why=WHY),
+    )
     async def read(
         self, review_id: UUID, principal: Principal, cert: CertApplication
     ) -> dict[str, Any]:
         reader(principal)
         return review_view(await asyncio.to_thread(cert.review_file, review_id))
 
-    @post("/{review_id:uuid}/claim", status_code=200, summary="Take the review")
+    @post(
+        "/{review_id:uuid}/claim", status_code=200, summary="Take the review",
+        responses=error_responses(400, 401, 403, 404, 409, why=WHY),
+    )
     async def claim(
         self, review_id: UUID, principal: Principal, cert: CertApplication
     ) -> dict[str, Any]:
         await asyncio.to_thread(cert.claim, review_id, agent(principal))
         return review_view(await asyncio.to_thread(cert.review_file, review_id))
 
-    @post("/{review_id:uuid}/reject", status_code=200, summary="Reject the document, with a note")
+    @post(
+        "/{review_id:uuid}/reject", status_code=200, summary="Reject the document, with a note",
+        responses=error_responses(400, 401, 403, 404, 409, 422, why=WHY),
+    )
     async def reject(
         self, review_id: UUID, data: Rejection, principal: Principal, cert: CertApplication
     ) -> dict[str, Any]:
         await asyncio.to_thread(cert.reject, review_id, agent(principal), data.reason, data.note)
         return review_view(await asyncio.to_thread(cert.review_file, review_id))
 
-    @post("/{review_id:uuid}/accept", status_code=200, summary="Accept the document")
+    @post(
+        "/{review_id:uuid}/accept", status_code=200, summary="Accept the document",
+        responses=error_responses(400, 401, 403, 404, 409, 422, why=WHY),
+    )
     async def accept(
         self, review_id: UUID, principal: Principal, cert: CertApplication,
         data: Acceptance | None = None,
@@ -84,7 +111,10 @@ class ReviewsController(Controller):
         await asyncio.to_thread(cert.accept, review_id, agent(principal), note)
         return review_view(await asyncio.to_thread(cert.review_file, review_id))
 
-    @post("/{review_id:uuid}/messages", summary="Write to the citizen about the dossier")
+    @post(
+        "/{review_id:uuid}/messages", summary="Write to the citizen about the dossier",
+        responses=error_responses(400, 401, 403, 404, 409, 422, why=WHY),
+    )
     async def post_message(
         self, review_id: UUID, data: AgentMessage, principal: Principal, cert: CertApplication
     ) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from litestar.params import Body
 from msgspec import Struct
 
 from ants_runtime.auth import Principal
-from ants_runtime.http import error_body
+from ants_runtime.http import error_body, error_responses
 from ants_runtime.service import ServiceRuntime
 from documents_service.application import DocumentsApplication
 from documents_service.domain.model import CertificateNotFound, Reader
@@ -73,12 +73,26 @@ def body_too_large(request: Request[Any, Any, Any], _: RequestEntityTooLarge) ->
     return error_body(413, str(FileTooLarge(request.app.state.max_upload_bytes)))
 
 
+WHY = {
+    403: "Not the caller's dossier or document (declarations: also CERT agents and auditors)",
+    404: "No such dossier or document",
+    409: "The dossier does not await a theft declaration (or was cancelled), or another "
+    "upload is under way",
+    413: "The file is larger than the service accepts",
+    422: "No file, or a file that is not a PDF, JPEG or PNG the service can accept",
+    503: "The dossier's news is still on its way: retry after the Retry-After header",
+}
+
+
 class DossierDocumentsController(Controller):
     path = "/dossiers/{dossier_id:uuid}"
     tags = ["documents"]
     exception_handlers = {RequestEntityTooLarge: body_too_large}
 
-    @get("/documents", summary="List a dossier's documents (owner, CERT agents, auditors)")
+    @get(
+        "/documents", summary="List a dossier's documents (owner, CERT agents, auditors)",
+        responses=error_responses(400, 401, 403, 404, why=WHY),
+    )
     async def list_documents(
         self, dossier_id: UUID, principal: Principal, documents: DocumentsApplication
     ) -> list[DocumentView]:
@@ -89,6 +103,7 @@ class DossierDocumentsController(Controller):
         "/attachments",
         status_code=201,
         summary="Send the police theft declaration (PDF, JPEG or PNG) while the dossier awaits it",
+        responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503, why=WHY),
     )
     async def upload_declaration(
         self,
@@ -120,6 +135,7 @@ class DocumentsController(Controller):
         "/{document_id:uuid}",
         summary="Download a document (CPI and summary: owner only; declarations: owner and staff)",
         media_type="application/octet-stream",
+        responses=error_responses(400, 401, 403, 404, why=WHY),
     )
     async def download(
         self, document_id: UUID, principal: Principal, documents: DocumentsApplication
@@ -146,6 +162,7 @@ class VerificationController(Controller):
         "/{certificate_number:str}",
         summary="Public check of a provisional certificate (the CPI's QR code points here)",
         description="JSON by default; an HTML page when the client asks for text/html.",
+        responses=error_responses(400, 404, why={404: "No certificate has this number"}),
     )
     async def verify(
         self, request: Request[Any, Any, Any], certificate_number: str,

@@ -8,6 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 ROLES = ("citizen", "cert_agent", "auditor", "operator")
+MIN_PASSWORD_LENGTH = 8
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -31,7 +32,7 @@ def normalise_email(email: str) -> str:
 def check_account(email: str, password: str, given_name: str, family_name: str) -> None:
     if not EMAIL.match(email):
         raise InvalidAccount("L'adresse e-mail n'est pas valide.")
-    if len(password) < 8:
+    if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidAccount("Le mot de passe doit contenir au moins 8 caractères.")
     if not given_name.strip() or not family_name.strip():
         raise InvalidAccount("Le prénom et le nom sont obligatoires.")

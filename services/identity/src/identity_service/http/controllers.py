@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_202_ACCEPTED
 from msgspec import Struct
 
 from ants_runtime.auth import Principal, TokenIssuer
-from ants_runtime.http import error_body
+from ants_runtime.http import NON_BLANK, error_body, error_responses, rule
 from identity_service.application import IdentityApplication
+from identity_service.domain.model import EMAIL, MIN_PASSWORD_LENGTH
 from identity_service.domain.throttle import TooManyAttempts
 
 REGISTRATION_RECEIVED = (
@@ -23,10 +23,10 @@ REGISTRATION_RECEIVED = (
 
 
 class NewAccount(Struct):
-    email: str
-    password: str
-    given_name: str
-    family_name: str
+    email: Annotated[str, rule(pattern=EMAIL.pattern)]
+    password: Annotated[str, rule(min_length=MIN_PASSWORD_LENGTH)]
+    given_name: Annotated[str, rule(pattern=NON_BLANK)]
+    family_name: Annotated[str, rule(pattern=NON_BLANK)]
 
 
 class Credentials(Struct):
@@ -52,11 +52,6 @@ class Me(Struct):
     roles: list[str]
 
 
-class ErrorView(Struct):
-    status_code: int
-    message: str  # in French, for the person
-
-
 def too_many_attempts(_: Request[Any, Any, Any], error: TooManyAttempts) -> Response[Any]:
     response = error_body(429, str(error))
     response.headers["Retry-After"] = str(error.retry_after_seconds)
@@ -71,6 +66,7 @@ class AccountsController(Controller):
         "/accounts", status_code=HTTP_202_ACCEPTED, summary="Create a citizen account",
         description="The same answer whether or not the address already has an account: a "
         "mail tells its owner which it was (created, or someone tried to register it again).",
+        responses=error_responses(400, 422),
     )
     async def register(
         self, data: NewAccount, identity: IdentityApplication
@@ -85,12 +81,7 @@ class AccountsController(Controller):
         description="Failed logins are counted per e-mail address and per client address: "
         "after a few, each attempt must wait longer, then none is taken for a while (429 "
         "with Retry-After). A successful login clears the count of the account.",
-        responses={
-            401: ResponseSpec(ErrorView, description="Wrong e-mail or password",
-                              generate_examples=False),
-            429: ResponseSpec(ErrorView, description="Too many failed logins; see Retry-After",
-                              generate_examples=False),
-        },
+        responses=error_responses(400, 401, 422, 429, why={401: "Wrong e-mail or password"}),
     )
     async def login(
         self, data: Credentials, identity: IdentityApplication, issuer: TokenIssuer,
@@ -105,7 +96,7 @@ class AccountsController(Controller):
         )
         return Session(access_token=issuer.issue(principal), expires_in=issuer.ttl_seconds)
 
-    @get("/me", summary="Who the bearer is")
+    @get("/me", summary="Who the bearer is", responses=error_responses(401))
     async def me(self, principal: Principal) -> Me:
         return Me(
             principal.account_id, principal.email, principal.given_name, principal.family_name,

@@ -14,17 +14,27 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Struct
 
 from ants_runtime.auth import Principal
-from ants_runtime.fees import FeeSchedule
+from ants_runtime.fees import FeeSchedule, today_in_france
+from ants_runtime.http import error_responses, rule
 from ants_runtime.service import ServiceRuntime
-from payment_service.application import PaymentApplication, today_in_france
-from payment_service.domain.model import PayableDossier, Payment, PaymentError
+from payment_service.application import PaymentApplication
+from payment_service.domain.model import (
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    PayableDossier,
+    Payment,
+    PaymentError,
+)
 
 
 class PaymentRequest(Struct):
     dossier_id: UUID
-    card_number: str
-    expiry: str  # "MM/YY"
-    cvv: str
+    card_number: Annotated[str, rule(
+        pattern=r"^ *([0-9] *){13,19}$", description="13 to 19 digits (Luhn), spaces allowed",
+    )]
+    expiry: Annotated[str, rule(
+        pattern=r"^\s*(0[1-9]|1[0-2])/[0-9]{2}\s*$", description="MM/YY, e.g. 09/28",
+    )]
+    cvv: Annotated[str, rule(pattern=r"^\s*[0-9]{3}\s*$", description="3 digits")]
 
 
 class FeeLineView(Struct):
@@ -62,27 +72,18 @@ class FeesView(Struct):
     lines: list[FeeLineView]
 
 
-class ErrorView(Struct):
-    status_code: int
-    message: str  # in French, for the citizen
-    errors: list[dict[str, str]] | None = None  # {"field", "message"} when an input is wrong
-
-
 WHY = {
-    401: "Not logged in, or the token is invalid or expired",
     403: "Not the caller's dossier or payment",
     404: "Unknown payment, or a dossier never made payable",
-    409: "The dossier is not awaiting payment (unknown, already authorised or paid, cancelled)",
+    409: "The dossier is not awaiting payment (unknown, already authorised or paid, cancelled),"
+    " or the payment was voided with its request",
     422: "Invalid input or card, card declined, or Idempotency-Key reused for another request",
     503: "No fee schedule in force today, or the dossier's news still on its way (Retry-After)",
 }
 
 
 def errors(*codes: int) -> dict[int, ResponseSpec]:
-    return {
-        code: ResponseSpec(ErrorView, description=WHY[code], generate_examples=False)
-        for code in codes
-    }
+    return error_responses(*codes, why=WHY)
 
 
 class NoFeeSchedule(PaymentError):
@@ -117,7 +118,7 @@ class PaymentsController(Controller):
         description="Authorises the amount due on the card (« Valider »); the payment still has "
         "to be recorded. With an Idempotency-Key, a retry returns the same payment (200, "
         "header Idempotent-Replayed) and never authorises twice.",
-        responses=errors(401, 403, 409, 422, 503),
+        responses=errors(400, 401, 403, 409, 422, 503),
     )
     async def authorise(
         self,
@@ -125,7 +126,9 @@ class PaymentsController(Controller):
         principal: Principal,
         payments: PaymentApplication,
         runtime: ServiceRuntime,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+        idempotency_key: Annotated[str | None, Parameter(
+            header="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+        )] = None,
     ) -> Response[PaymentView]:
         structlog.contextvars.bind_contextvars(dossier_id=str(data.dossier_id))
         payments.check_card(data.card_number, data.expiry, data.cvv)  # input before state
@@ -144,7 +147,7 @@ class PaymentsController(Controller):
         "/payments/{payment_id:uuid}/record", status_code=HTTP_200_OK,
         summary="Record an authorised payment (« enregistrer votre paiement »)",
         description="Recording twice answers the same and publishes one PaymentRecorded.",
-        responses=errors(401, 403, 404),
+        responses=errors(400, 401, 403, 404, 409),
     )
     async def record(
         self, payment_id: UUID, principal: Principal, payments: PaymentApplication
@@ -156,7 +159,7 @@ class PaymentsController(Controller):
 
     @get(
         "/payments/{payment_id:uuid}", summary="A payment of the caller",
-        responses=errors(401, 403, 404),
+        responses=errors(400, 401, 403, 404),
     )
     async def show(
         self, payment_id: UUID, principal: Principal, payments: PaymentApplication
@@ -167,7 +170,7 @@ class PaymentsController(Controller):
     @get(
         "/dossiers/{dossier_id:uuid}", summary="Whether a dossier of the caller awaits payment",
         description="404 when the dossier was never declared ready for payment.",
-        responses=errors(401, 403, 404, 503),
+        responses=errors(400, 401, 403, 404, 503),
     )
     async def dossier(
         self, dossier_id: UUID, principal: Principal, payments: PaymentApplication,

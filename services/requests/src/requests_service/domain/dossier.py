@@ -17,6 +17,7 @@ def now() -> str:
 
 REASONS = {"perte": "Perte", "vol": "Vol", "deterioration": "Détérioration"}
 PERSONS = {"titulaire": "Titulaire", "cotitulaire": "Co-titulaire", "mandataire": "Mandataire"}
+MESSAGE_MAX_LENGTH = 4000
 
 STATUS_LABELS = {
     "draft": "En cours de saisie",
@@ -41,6 +42,14 @@ NEXT_ACTIONS = {
     "paid": ("wait_certificate", "Patienter : le certificat provisoire est en préparation"),
     "completed": ("download", "Télécharger le certificat provisoire et le récapitulatif"),
 }
+
+
+def check_choices(reason: str, person: str) -> None:
+    """The reason and the person concerned are among those the procedure offers."""
+    if reason not in REASONS:
+        raise InvalidRequest("Choisissez le motif : perte, vol ou détérioration.", "reason")
+    if person not in PERSONS:
+        raise InvalidRequest("Choisissez la personne concernée par la demande.", "person")
 
 
 class Dossier(Aggregate):
@@ -68,10 +77,7 @@ class Dossier(Aggregate):
         theft_recorded_in_siv: bool,
         started_at: str,
     ) -> None:
-        if reason not in REASONS:
-            raise InvalidRequest("Choisissez le motif : perte, vol ou détérioration.", "reason")
-        if person not in PERSONS:
-            raise InvalidRequest("Choisissez la personne concernée par la demande.", "person")
+        check_choices(reason, person)
         self.dossier_number = dossier_number
         self.account_id = account_id
         self.reason = reason
@@ -219,6 +225,21 @@ class Dossier(Aggregate):
 
     def decided(self, review_id: str) -> bool:
         return any(d["review_id"] == review_id for d in self.review_decisions)
+
+    def reply(self, message_id: str, author_id: str, text: str, document_id: str | None) -> None:
+        """The citizen writes to the CERT, maybe about one of the declarations they sent."""
+        text = text.strip()
+        if not text:
+            raise InvalidRequest("Le message est vide.", "text")
+        if len(text) > MESSAGE_MAX_LENGTH:
+            raise InvalidRequest("Le message ne doit pas dépasser 4 000 caractères.", "text")
+        if document_id is not None and document_id not in self.declaration_documents:
+            raise InvalidRequest(
+                "Ce document n'a pas été envoyé pour ce dossier : un message ne peut citer "
+                "qu'une déclaration de vol jointe à ce dossier.",
+                "document_id",
+            )
+        self.post_message(message_id, author_id, "citizen", text, document_id)
 
     def post_message(
         self, message_id: str, author_id: str, author_role: str, text: str,

@@ -6,6 +6,7 @@ import re
 
 from requests_service.domain.errors import InvalidRequest
 
+PLATE_MAX_LENGTH = 20  # room for spaces around a plate; the longest FNI number has 12 signs
 SIV = re.compile(r"^([A-Z]{2})[\s-]?(\d{3})[\s-]?([A-Z]{2})$")
 FNI = re.compile(r"^\d{1,4}\s*-?\s*[A-Z]{1,3}\s*-?\s*(\d{2}|2A|2B|97\d)$")
 

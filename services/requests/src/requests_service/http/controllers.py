@@ -12,12 +12,13 @@ from litestar.params import Parameter
 from msgspec import Struct
 
 from ants_runtime.auth import Principal
-from ants_runtime.http import Forbidden, require_role
+from ants_runtime.http import NON_BLANK, Forbidden, error_responses, require_role, rule
 from ants_runtime.projection import Projector
 from ants_runtime.service import ServiceRuntime
 from requests_service.application import RequestsApplication
-from requests_service.domain.dossier import Dossier
+from requests_service.domain.dossier import MESSAGE_MAX_LENGTH, PERSONS, REASONS, Dossier
 from requests_service.domain.errors import NotYourDossier
+from requests_service.domain.plates import PLATE_MAX_LENGTH
 from requests_service.http.pages import ListBeingUpdated, decode_cursor, page_links
 from requests_service.http.views import dossier_view, history_view
 
@@ -26,9 +27,13 @@ LIST_WAIT_SECONDS = 5.0
 
 
 class NewDossier(Struct):
-    reason: str
-    person: str
-    plate: str
+    reason: Annotated[str, rule(schema_extra={"enum": list(REASONS)})]
+    person: Annotated[str, rule(schema_extra={"enum": list(PERSONS)})]
+    plate: Annotated[str, rule(
+        pattern=NON_BLANK, max_length=PLATE_MAX_LENGTH,
+        description="SIV format AB-123-CD (spaces or no dashes accepted); an old FNI number "
+        "(1234 AB 56) is refused: it needs a change of title, not a duplicate.",
+    )]
     special_case: bool = False
 
 
@@ -38,8 +43,17 @@ class Declarations(Struct):
 
 
 class NewMessage(Struct):
-    text: str
-    document_id: UUID | None = None
+    text: Annotated[str, rule(pattern=NON_BLANK, max_length=MESSAGE_MAX_LENGTH)]
+    document_id: Annotated[UUID | None, rule(
+        description="A theft declaration sent for this dossier (see `declaration_documents`).",
+    )] = None
+
+
+WHY = {
+    403: "Not the caller's dossier, or not a role that may do this",
+    404: "No such dossier",
+    409: "Not possible in the dossier's current state, or changed concurrently",
+}
 
 
 def check_owner(dossier: Dossier, principal: Principal) -> None:
@@ -56,7 +70,14 @@ class DossiersController(Controller):
     path = "/dossiers"
     tags = ["dossiers"]
 
-    @post("/", summary="Start a duplicate request")
+    @post(
+        "/", summary="Start a duplicate request",
+        responses=error_responses(400, 401, 403, 409, 422, 503, why={
+            403: "Not a citizen, or not the holder or co-holder of the vehicle in the SIV",
+            409: "A request is already in progress for this vehicle",
+            503: "Too many concurrent requests for the vehicle: retry",
+        }),
+    )
     async def start(
         self, data: NewDossier, principal: Principal, requests: RequestsApplication
     ) -> dict[str, Any]:
@@ -78,6 +99,9 @@ class DossiersController(Controller):
             description='e.g. `</dossiers?limit=20&cursor=bzEyMw>; rel="next"`; absent on a '
             "single page.",
         )],
+        responses=error_responses(400, 401, 422, 503, why={
+            503: "The list is still being brought up to date: retry after Retry-After",
+        }),
     )
     async def basket(
         self, request: Request[Any, Any, Any], principal: Principal,
@@ -111,6 +135,7 @@ class DossiersController(Controller):
         description="With `wait_version=N`, answers as soon as the dossier's version is above "
         "N (at once if it already is), or after `timeout` seconds with the dossier as it is: "
         "a client waits for the next change without polling.",
+        responses=error_responses(400, 401, 403, 404, 422, why=WHY),
     )
     async def read(
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication,
@@ -127,7 +152,10 @@ class DossiersController(Controller):
             )
         return dossier_view(dossier, requests)
 
-    @post("/{dossier_id:uuid}/declarations", status_code=200, summary="Tick the legal declarations")
+    @post(
+        "/{dossier_id:uuid}/declarations", status_code=200, summary="Tick the legal declarations",
+        responses=error_responses(400, 401, 403, 404, 409, 422, why=WHY),
+    )
     async def declare(
         self, dossier_id: UUID, data: Declarations, principal: Principal,
         requests: RequestsApplication,
@@ -138,7 +166,10 @@ class DossiersController(Controller):
         )
         return dossier_view(dossier, requests)
 
-    @post("/{dossier_id:uuid}/submit", status_code=200, summary="Validate the request")
+    @post(
+        "/{dossier_id:uuid}/submit", status_code=200, summary="Validate the request",
+        responses=error_responses(400, 401, 403, 404, 409, why=WHY),
+    )
     async def submit(
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication
     ) -> dict[str, Any]:
@@ -146,7 +177,10 @@ class DossiersController(Controller):
         dossier = await asyncio.to_thread(requests.submit, dossier_id)
         return dossier_view(dossier, requests)
 
-    @post("/{dossier_id:uuid}/cancel", status_code=200, summary="Give up a request before payment")
+    @post(
+        "/{dossier_id:uuid}/cancel", status_code=200, summary="Give up a request before payment",
+        responses=error_responses(400, 401, 403, 404, 409, why=WHY),
+    )
     async def cancel(
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication
     ) -> dict[str, Any]:
@@ -154,7 +188,10 @@ class DossiersController(Controller):
         dossier = await asyncio.to_thread(requests.cancel, dossier_id)
         return dossier_view(dossier, requests)
 
-    @get("/{dossier_id:uuid}/history", summary="The dossier's events, in order (audit)")
+    @get(
+        "/{dossier_id:uuid}/history", summary="The dossier's events, in order (audit)",
+        responses=error_responses(400, 401, 403, 404, why=WHY),
+    )
     async def history(
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication
     ) -> list[dict[str, Any]]:
@@ -162,7 +199,10 @@ class DossiersController(Controller):
         check_reader(dossier, principal)
         return history_view(await asyncio.to_thread(requests.history, dossier_id))
 
-    @get("/{dossier_id:uuid}/messages", summary="The thread between the citizen and the CERT")
+    @get(
+        "/{dossier_id:uuid}/messages", summary="The thread between the citizen and the CERT",
+        responses=error_responses(400, 401, 403, 404, why=WHY),
+    )
     async def messages(
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication
     ) -> list[dict[str, Any]]:
@@ -170,12 +210,22 @@ class DossiersController(Controller):
         check_reader(dossier, principal)
         return dossier.messages
 
-    @post("/{dossier_id:uuid}/messages", summary="Reply to the CERT")
+    @post(
+        "/{dossier_id:uuid}/messages", summary="Reply to the CERT",
+        description="A `document_id` must be a theft declaration sent for this dossier; one "
+        "sent a moment ago is waited for (503 with Retry-After if it is slow to arrive).",
+        responses=error_responses(400, 401, 403, 404, 409, 422, 503, why=WHY),
+    )
     async def post_message(
         self, dossier_id: UUID, data: NewMessage, principal: Principal,
-        requests: RequestsApplication,
+        requests: RequestsApplication, runtime: ServiceRuntime,
     ) -> dict[str, Any]:
         await self._owned(requests, dossier_id, principal)
+        if data.document_id is not None:  # an upload of a moment ago may still be on its way
+            document_id = data.document_id
+            await runtime.wait_for_fact(
+                dossier_id, lambda: requests.has_declaration(dossier_id, document_id)
+            )
         return await asyncio.to_thread(
             requests.post_citizen_message, dossier_id, principal.account_id, data.text,
             data.document_id,
