@@ -193,6 +193,9 @@ def test_a_document_is_shown_inline_only_when_asked(logged_in: TestClient[Any], 
     assert download.headers["content-disposition"] == 'attachment; filename="cpi.pdf"'
     shown = logged_in.get(f"/documents/{PAYMENT_ID}?affichage=integre")
     assert shown.headers["content-disposition"] == 'inline; filename="cpi.pdf"'
+    for response in (download, shown):
+        assert response.headers["content-security-policy"] == "sandbox; default-src 'none'"
+        assert response.headers["x-content-type-options"] == "nosniff"
     assert fake.seen("documents", "GET", f"/documents/{PAYMENT_ID}")[0].headers[
         "Authorization"] == "Bearer token-marie"
 

@@ -187,3 +187,40 @@ async def test_no_declaration_is_taken_once_the_request_is_cancelled(
     )
     listed = await sqlite_service.documents_when(theft.dossier_id, theft.account_id, lambda _: True)
     assert listed == []  # nothing was stored
+
+
+async def test_a_polyglot_is_refused_and_declarations_are_served_as_inert_files(
+    sqlite_service, theft, png_bytes
+) -> None:
+    service = sqlite_service
+    await service.publish(theft.started(), theft.submitted(), theft.theft_declaration_requested())
+    await until_awaiting(service, theft)
+
+    # A PNG with a web page and a ZIP after its end (IEND).
+    script = b"<html><body><script>alert(document.cookie)</script></body></html>"
+    polyglot = png_bytes + script + b"PK\x03\x04\x14\x00\x00\x00" + script
+    refused = await send(service, theft, polyglot, name="photo.png", media_type="image/png")
+    assert refused.status_code == 422
+    assert refused.json()["message"].startswith(
+        "Ce fichier contient autre chose qu'un document PDF, JPEG ou PNG"
+    )
+    listed = await service.documents_when(theft.dossier_id, theft.account_id, lambda _: True)
+    assert listed == []  # nothing was stored
+
+    accepted = await send(service, theft, png_bytes, name="photo.png", media_type="image/png")
+    assert accepted.status_code == 201
+    document_id = accepted.json()["document_id"]
+    [announced] = await declarations_uploaded(service, theft.dossier_id, 1)
+    assert announced["document_id"] == document_id  # only the plain PNG was announced
+
+    async with service.http() as http:
+        for account, roles in ((theft.account_id, ("citizen",)), (uuid4(), ("cert_agent",))):
+            response = await http.get(
+                f"/documents/{document_id}", headers=service.keys.token(account, *roles)
+            )
+            assert response.status_code == 200
+            assert response.content == png_bytes
+            assert response.headers["content-type"] == "image/png"
+            assert response.headers["content-disposition"].startswith("attachment;")
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["content-security-policy"] == "sandbox; default-src 'none'"

@@ -63,6 +63,11 @@ def view_of(document: dict[str, Any]) -> DocumentView:
     )
 
 
+# A served document is never a page: no script, no request, no same-origin rights, even if a
+# browser took it for HTML. Chromium still shows PDFs inline under this policy.
+DOCUMENT_POLICY = "sandbox; default-src 'none'"
+
+
 def content_disposition(filename: str) -> str:
     """An ASCII fallback name plus the exact UTF-8 name (RFC 6266)."""
     fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
@@ -149,6 +154,7 @@ class DocumentsController(Controller):
             headers={
                 "Content-Disposition": content_disposition(document["filename"]),
                 "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": DOCUMENT_POLICY,
                 "Cache-Control": "private, no-store",
             },
         )

@@ -8,6 +8,11 @@ from litestar.params import FromQuery
 from portal_service.web.deps import PathUUID, ServicesDep, UserDep
 
 
+# Declarations come from citizens: whatever a file holds, the browser runs nothing from it and
+# gives it no rights on the portal's origin. Chromium still shows PDFs inline under it.
+DOCUMENT_POLICY = "sandbox; default-src 'none'"
+
+
 def disposition(upstream: str | None, inline: bool) -> str:
     """The documents service's file name, shown in the page (inline) or saved (attachment)."""
     value = upstream or 'attachment; filename="document"'
@@ -31,6 +36,7 @@ class DocumentsController(Controller):
             headers={
                 "Content-Disposition": disposition(found.disposition, affichage == "integre"),
                 "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": DOCUMENT_POLICY,
                 "Cache-Control": "private, no-store",
                 "X-Frame-Options": "SAMEORIGIN",  # shown inside the portal's own pages only
             },
