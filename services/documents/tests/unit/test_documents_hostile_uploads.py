@@ -215,6 +215,7 @@ def real_files(pdf_bytes: bytes, png_bytes: bytes, jpeg_bytes: bytes):
         (photo(progressive=True), JPEG),
         (photo(exif=exif.tobytes(), dpi=(300, 300)), JPEG),
         (jpeg_with_segment(photo(), 0xFE, b"Scanned with ACME"), JPEG),
+        (photo() + photo(), JPEG),  # a phone's multi-picture photo (depth or HDR map after it)
     ]
 
 

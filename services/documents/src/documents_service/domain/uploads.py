@@ -207,12 +207,19 @@ def check_png(content: bytes) -> None:
 
 
 def check_jpeg(content: bytes) -> None:
-    end = jpeg_end(content)
-    assert end is not None  # checked by media_type_of
-    if content[end:].strip(PADDING):
-        raise NotPlainFile
-    for data in jpeg_segments(content):
-        if has_markup(data):
+    """After the picture's end only padding, or further whole pictures: phones append the
+    depth or HDR maps of a Multi-Picture Format photo (CIPA DC-007) that way."""
+    rest = content
+    while True:
+        segments, end = jpeg_walk(rest)
+        if end is None:
+            raise NotPlainFile
+        if any(has_markup(data) for data in segments):
+            raise NotPlainFile
+        rest = rest[end:]
+        if not rest.strip(PADDING):
+            break
+        if not rest.startswith(JPEG_SOI):
             raise NotPlainFile
     verify_image(content, "JPEG")
 
@@ -281,10 +288,6 @@ def jpeg_walk(content: bytes) -> tuple[list[bytes], int | None]:
 
 def jpeg_end(content: bytes) -> int | None:
     return jpeg_walk(content)[1]
-
-
-def jpeg_segments(content: bytes) -> list[bytes]:
-    return jpeg_walk(content)[0]
 
 
 def png_chunks(content: bytes) -> list[tuple[bytes, bytes, int]]:
