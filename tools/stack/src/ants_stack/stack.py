@@ -138,6 +138,8 @@ class Stack:
             "PUBLIC_BASE_URL": c.url("documents"),
             **{f"PORTAL_{s.upper()}_URL": c.url(s) for s in SERVICES},
             "PYTHONUNBUFFERED": "1",
+            # Two malloc arenas: worker threads would otherwise each keep freed scrypt buffers.
+            "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         }
         if name == "identity":
             env["AUTH_PRIVATE_KEY_FILE"] = str(keys / "token-private.pem")
