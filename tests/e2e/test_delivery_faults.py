@@ -135,7 +135,7 @@ def test_a_replayed_record_claiming_a_huge_position_silences_nothing(api: Api, s
     api.wait_status(owner, first, "completed", timeout=CATCH_UP)
 
 
-def test_the_broker_restarted_alone_mid_load_turns_readiness_red_then_every_dossier_completes(
+def test_the_broker_restarted_alone_mid_load_is_noticed_and_every_dossier_completes(
     api: Api, stack: Stack
 ) -> None:
     owners = [citizen(api) for _ in range(12)]

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 
 PASSWORD = "demo-2026"
@@ -102,7 +103,13 @@ def reload_until(page: Page, locator: Callable[[], Locator], timeout: float = 30
         if time.monotonic() > deadline:
             raise AssertionError(f"not shown within {timeout} s on {page.url}")
         page.wait_for_timeout(700)
-        page.reload()
+        try:
+            page.reload()
+        except PlaywrightError as error:
+            # A waiting page reloads itself when its dossier changes: ours was cut short.
+            if "ERR_ABORTED" not in str(error):
+                raise
+            page.wait_for_load_state()
 
 
 def row_with(page: Page, text: str) -> Locator:
