@@ -36,6 +36,7 @@ from ants_events import IntegrationEvent, from_record, topics
 from ants_events.cloudevents import InvalidEnvelope
 from ants_events.registry import UnknownEventType, contract_for
 from ants_runtime.inbox import ParkedRecord, inbox_of
+from ants_runtime.recoveries import Recoveries
 from ants_runtime.kafka import connection_options, fetch_ends
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication
@@ -81,12 +82,14 @@ class InboundEvents:
         self.partitions: list[TopicPartition] = []
         self.done_offsets: dict[TopicPartition, int] = {}  # next offset to handle
         self.problem: str | None = None
-        self.recoveries: list[dict[str, str]] = []
+        self.recoveries = Recoveries()
         self._parked_subjects: set[str] = set()
         self._progress = asyncio.Event()
         self.stopping = asyncio.Event()
         self._last_progress = time.monotonic()
         self._last_sweep = time.monotonic()
+        self._last_ids: dict[TopicPartition, bytes] = {}  # ce_id of the last record handled
+        self._checked: dict[TopicPartition, tuple[int, int]] = {}
         self._ends: tuple[float, asyncio.Future[dict[TopicPartition, int]]] | None = None
 
     def on(self, contract: type[IntegrationEvent], handler: Handler) -> None:
@@ -152,6 +155,7 @@ class InboundEvents:
     async def _handle_partition(self, tp: TopicPartition, records: list[Any]) -> None:
         await self.handle_batch(records)
         self.done_offsets[tp] = records[-1].offset + 1
+        self._last_ids[tp] = dict(records[-1].headers or []).get("ce_id", b"")
 
     async def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
         """Notice a broker that forgot a partition, a stall, and being caught up."""
@@ -161,13 +165,18 @@ class InboundEvents:
             if highwater is None:
                 continue
             if highwater < self.done_offsets[tp]:
+                if self._checked.get(tp) == (highwater, self.done_offsets[tp]):
+                    continue  # already found the last record in place: the end was misreported
+                if await self._last_record_in_place(tp):
+                    self._checked[tp] = (highwater, self.done_offsets[tp])
+                    continue
                 reason = (
                     f"the broker forgot {tp.topic}[{tp.partition}] (its end went back from "
                     f"{self.done_offsets[tp]} to {highwater}): reading it again from the start"
                 )
                 log.warning("consumer.broker_forgot", topic=tp.topic, partition=tp.partition,
                             position=self.done_offsets[tp], end=highwater)
-                self.recoveries = [*self.recoveries[-9:], {"at": _now_iso(), "reason": reason}]
+                self.recoveries.note(reason)
                 await consumer.seek_to_beginning(tp)
                 self.done_offsets[tp] = 0
                 self._advanced()
@@ -181,6 +190,23 @@ class InboundEvents:
                 f"consumer stalled: {behind} records not processed for "
                 f"{time.monotonic() - self._last_progress:.0f} s"
             )
+
+    async def _last_record_in_place(self, tp: TopicPartition) -> bool:
+        """Read back the last record handled, with a new client: the embedded broker
+        sometimes reports an end below records it holds, so an end alone is not proof that
+        it forgot the partition."""
+        offset = self.done_offsets[tp] - 1
+        probe = AIOKafkaConsumer(**connection_options(self.settings), enable_auto_commit=False)
+        await probe.start()
+        try:
+            probe.assign([tp])
+            probe.seek(tp, offset)
+            found = (await probe.getmany(tp, timeout_ms=2000, max_records=1)).get(tp, [])
+        finally:
+            await probe.stop()
+        return bool(found) and found[0].offset == offset and (
+            dict(found[0].headers or []).get("ce_id") == self._last_ids.get(tp)
+        )
 
     def _advanced(self) -> None:
         self._last_progress = time.monotonic()
@@ -429,9 +455,3 @@ def _text(headers: dict[str, Any], name: str) -> str:
 
 def _header_texts(record: Any) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in record.headers or []}
-
-
-def _now_iso() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat()

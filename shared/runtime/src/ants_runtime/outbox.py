@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from ants_events import IntegrationEvent, to_record
+from ants_runtime.recoveries import Recoveries
 from ants_runtime.kafka import connection_options, ensure_topics, fetch_ends
 from ants_runtime.positions import PositionStore
 from ants_runtime.settings import ServiceSettings
@@ -75,7 +76,7 @@ class OutboxRelay:
         self._last_check = time.monotonic()
         self.problem: str | None = None
         self._reset = False
-        self.recoveries: list[dict[str, str]] = []
+        self.recoveries = Recoveries()
 
     def wake(self, last_notification_id: int = 0, _changed: object = None) -> None:
         """Thread-safe: new events were stored."""
@@ -242,7 +243,7 @@ class OutboxRelay:
     def _forgotten(self, why: str) -> None:
         reason = f"the broker forgot {self.topic} ({why}): republishing from the store"
         log.warning("relay.broker_forgot", topic=self.topic, reason=why)
-        self.recoveries = [*self.recoveries[-9:], {"at": _now_iso(), "reason": reason}]
+        self.recoveries.note(reason)
         self.problem = reason
         self._acked.clear()
         self._last_ids.clear()
@@ -255,12 +256,6 @@ class OutboxRelay:
         parts = range(self.settings.kafka_topic_partitions)
         ends = await fetch_ends(self.settings, {TopicPartition(self.topic, p): 0 for p in parts})
         return not any(ends.values())
-
-
-def _now_iso() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat()
 
 
 async def _first(*events: asyncio.Event) -> None:
