@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit e2e bench bench-replay env lint schemas clean
+.PHONY: prerequisites run test unit e2e bench bench-replay env lint schemas clean
 
 env: $(VENV)/.synced
 
@@ -19,13 +19,16 @@ run: env ## Start the whole system on its embedded defaults (Ctrl-C stops it)
 lint: env ## Static checks (ruff)
 	$(VENV)/bin/ruff check shared services tools tests
 
-test: env ## Unit, integration and end-to-end tests
+prerequisites: ## pdftotext, Chromium, a font and PostgreSQL for the tests, installed if missing
+	@bash tools/prerequisites.sh
+
+test: env prerequisites ## Unit, integration and end-to-end tests
 	$(PY) -m pytest shared services tests
 
 unit: env
 	$(PY) -m pytest shared services -m "not e2e" -q
 
-e2e: env
+e2e: env prerequisites
 	$(PY) -m pytest tests/e2e
 
 bench: env ## Push N loss-case dossiers through a running system (make run first)
