@@ -141,6 +141,7 @@ class Record:
     value: bytes
     headers: dict[str, str]
     raw_headers: list[tuple[str, bytes]]
+    partition: int = 0
 
     @property
     def ce_type(self) -> str:
@@ -148,33 +149,48 @@ class Record:
 
 
 def read_topic(config: StackConfig, topic: str) -> list[Record]:
+    """Every record of every partition of the topic, partition after partition."""
+
     async def read() -> list[Record]:
         consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            partition = TopicPartition(topic, 0)
-            consumer.assign([partition])
-            await consumer.seek_to_beginning(partition)
+            partitions = [TopicPartition(topic, p) for p in sorted(await _partitions(consumer, topic))]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
             records: list[Record] = []
             deadline = asyncio.get_running_loop().time() + 30
             # Read up to the end a fetch reports (its high watermark), not until a fetch comes
             # back empty: on a loaded machine an empty fetch says nothing about the end.
             while True:
-                end = consumer.highwater(partition)
-                if end is not None and await consumer.position(partition) >= end:
-                    return records
+                behind = [
+                    tp for tp in partitions
+                    if (end := consumer.highwater(tp)) is None or await consumer.position(tp) < end
+                ]
+                if not behind:
+                    return sorted(records, key=lambda r: (r.partition, r.offset))
                 assert asyncio.get_running_loop().time() < deadline, f"{topic} not read to its end"
                 batch = await consumer.getmany(timeout_ms=200)
                 for items in batch.values():
                     records += [
                         Record(r.topic, r.offset, r.key, r.value,
-                               {k: v.decode() for k, v in r.headers}, list(r.headers))
+                               {k: v.decode() for k, v in r.headers}, list(r.headers), r.partition)
                         for r in items
                     ]
         finally:
             await consumer.stop()
 
     return asyncio.run(read())
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    for _ in range(50):
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return set(found)
+        await consumer._client.force_metadata_update()  # a topic not yet in the client's metadata
+        await asyncio.sleep(0.1)
+    return {0}
 
 
 def republish(config: StackConfig, record: Record) -> None:
@@ -184,7 +200,10 @@ def republish(config: StackConfig, record: Record) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap)
         await producer.start()
         try:
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.raw_headers)
+            await producer.send_and_wait(
+                record.topic, record.value, key=record.key, headers=record.raw_headers,
+                partition=record.partition,
+            )
         finally:
             await producer.stop()
 

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from eventsourcing.domain import Aggregate, event
 
 from ants_events import IntegrationEvent, topics
@@ -296,6 +296,46 @@ async def test_a_consumer_reads_again_from_the_start_when_the_broker_forgot(brok
             await until(the_new_event_was_processed)
             assert any("forgot" in r["reason"] for r in [*inbound.recoveries, *relay.recoveries])
     assert seen == ["un", "deux", "trois", "quatre", "cinq"]
+
+
+async def test_a_consumer_resuming_where_the_refilled_broker_holds_other_records_reads_from_the_start(broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(broker.bootstrap, tmp_path, "requests")
+    await ensure_topics(settings)
+    app, counter = make_producer(tmp_path, "un", "deux", "trois")
+    seen: list[str] = []
+    consumer_app = sqlite_app(Consumer, tmp_path / "c.sqlite")
+    async with started_relay(app, settings) as relay:
+        await until(lambda: relay.wait_published(4, timeout=0.1))
+        # A copy of the first record (at-least-once): the topic holds four records.
+        first = (await read_topic(broker.bootstrap, topics.REQUESTS))[0]
+        await relay.producer.send_and_wait(  # type: ignore[union-attr]
+            topics.REQUESTS, first.value, key=first.key, headers=list(first.headers), partition=0
+        )
+        inbound = consumer_of(broker.bootstrap, tmp_path, consumer_app, seen, relay.producer)  # type: ignore[arg-type]
+        async with running(inbound):
+            await caught_up(inbound)
+            assert inbound.done_offsets == {TopicPartition(topics.REQUESTS, 0): 4}
+        # While no consumer runs, the broker loses everything and the relay refills it: the
+        # three events without the copy, then two new ones. Offset 4, where the consumer
+        # stopped, now holds the second new event; the first new one sits below it.
+        broker.restart_empty()
+        for reason in ("quatre", "cinq"):
+            counter.cancel(reason)
+        app.save(counter)
+        await until(lambda: relay.wait_published(6, timeout=0.1))
+        await until(lambda: _topic_length(broker.bootstrap, 5))
+        inbound = consumer_of(broker.bootstrap, tmp_path, consumer_app, seen, relay.producer)  # type: ignore[arg-type]
+        async with running(inbound):
+
+            async def both_new_events_were_processed() -> bool:
+                return "quatre" in seen and "cinq" in seen
+
+            await until(both_new_events_were_processed)
+    assert seen == ["un", "deux", "trois", "quatre", "cinq"]
+
+
+async def _topic_length(bootstrap: str, length: int) -> bool:
+    return len(await read_topic(bootstrap, topics.REQUESTS)) >= length
 
 
 async def test_events_of_a_producer_restored_from_an_older_backup_are_processed(broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -92,6 +93,14 @@ class Services:
         self.http = httpx.AsyncClient(
             timeout=settings.portal_service_timeout_seconds, transport=transport
         )
+        self._turns: dict[str, itertools.count[int]] = {}
+
+    def _replicas(self, service: str) -> list[str]:
+        """The service's replicas, starting with the next one in turn (calls are spread)."""
+        urls = self.settings.service_urls(service)
+        turn = next(self._turns.setdefault(service, itertools.count()))
+        start = turn % len(urls)
+        return urls[start:] + urls[:start]
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -102,14 +111,19 @@ class Services:
         headers = dict(kwargs.pop("headers", None) or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        url = f"{self.settings.service_url(service)}{path}"
-        try:
-            response = await self.http.request(method, url, headers=headers, **kwargs)
-        except httpx.TransportError as error:
-            log.warning(
-                "service.unreachable", service=service, path=path, error=type(error).__name__
-            )
-            raise ServiceUnavailable(service) from None
+        response: httpx.Response | None = None
+        for base in self._replicas(service):
+            try:
+                response = await self.http.request(method, f"{base}{path}", headers=headers, **kwargs)
+                break
+            except httpx.ConnectError as error:
+                # Nothing was sent: another replica can take the call, whatever its method.
+                log.warning("service.unreachable", service=service, path=path, error=type(error).__name__)
+            except httpx.TransportError as error:
+                log.warning("service.unreachable", service=service, path=path, error=type(error).__name__)
+                raise ServiceUnavailable(service) from None
+        if response is None:
+            raise ServiceUnavailable(service)
         if response.status_code == 401 and token:
             raise SessionExpired
         if response.status_code in (502, 503, 504):

@@ -16,7 +16,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
-    # The services' public HTTP APIs: the portal is only their client.
+    # The services' public HTTP APIs: the portal is only their client. Several replicas of
+    # a service: their URLs separated by commas; calls are spread over them.
     portal_identity_url: str = "http://127.0.0.1:8001"
     portal_requests_url: str = "http://127.0.0.1:8002"
     portal_cert_url: str = "http://127.0.0.1:8003"
@@ -38,8 +39,9 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
 
-    def service_url(self, service: str) -> str:
-        return str(getattr(self, f"portal_{service}_url")).rstrip("/")
+    def service_urls(self, service: str) -> list[str]:
+        configured = str(getattr(self, f"portal_{service}_url"))
+        return [url.strip().rstrip("/") for url in configured.split(",") if url.strip()]
 
     @property
     def session_key(self) -> bytes:

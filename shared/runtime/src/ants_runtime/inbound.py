@@ -1,8 +1,11 @@
 """Kafka consumer of the topics a service follows: every event processed once, in any order.
 
-Partitions are assigned by hand (no consumer group) and read from the start of the topic; what
-was processed is decided by the service's store, never by Kafka offsets nor by a position a
-record claims:
+Partitions are assigned by hand (no consumer group: the embedded broker's group coordination
+is slow and sometimes sticks) and shared out between the replicas of the service with locks
+in their common store (see `cluster.py`): each partition is read by one replica at a time,
+from where it was left (a hint checked against the broker) or from its start, and moves to
+the survivors when a replica dies. What was processed is decided by the service's store,
+never by Kafka offsets nor by a position a record claims:
 - an event is known by its CloudEvents id: its tracking row (`event:<ce_id>`) is stored in
   the same transaction as the events its handler produced, so a duplicate delivery or a
   replay changes nothing and no record can silence the records after it;
@@ -21,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import math
 import random
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +40,9 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from ants_events import IntegrationEvent, from_record, topics
 from ants_events.cloudevents import InvalidEnvelope
 from ants_events.registry import UnknownEventType, contract_for
+from ants_runtime.cluster import LocalCoordinator, Message, PostgresCoordinator
 from ants_runtime.inbox import ParkedRecord, inbox_of
+from ants_runtime.positions import ConsumedOffsets
 from ants_runtime.recoveries import Recoveries
 from ants_runtime.kafka import connection_options, fetch_ends
 from ants_runtime.settings import ServiceSettings
@@ -70,17 +77,30 @@ class InboundEvents:
     transaction_size = 200
     stall_seconds = 15.0
     sweep_seconds = 30.0
+    rebalance_seconds = 1.0
+    hint_seconds = 1.0
+    verify_seconds = 3.0
 
-    def __init__(self, app: ServiceApplication, settings: ServiceSettings) -> None:
+    def __init__(
+        self, app: ServiceApplication, settings: ServiceSettings,
+        coordinator: LocalCoordinator | PostgresCoordinator | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.coordinator = coordinator or LocalCoordinator(settings.service_name)
         self.handlers: dict[type[IntegrationEvent], Handler] = {}
         self.inbox = inbox_of(app)
         self.dead_letters: AIOKafkaProducer | None = None
         self.processed = 0
         self.consumer: AIOKafkaConsumer | None = None
-        self.partitions: list[TopicPartition] = []
-        self.done_offsets: dict[TopicPartition, int] = {}  # next offset to handle
+        self.all_partitions: list[TopicPartition] = []
+        self.partitions: list[TopicPartition] = []  # the ones this process holds and reads
+        self.done_offsets: dict[TopicPartition, int] = {}  # next offset to handle, held ones
+        self.remote_done: dict[TopicPartition, int] = {}  # as other replicas reported it
+        self.offsets = ConsumedOffsets(app.recorder.datastore) if hasattr(app.recorder, "datastore") else None
+        self._hinted: dict[TopicPartition, int] = {}
+        self._next_rebalance = 0.0
+        self._last_hints = time.monotonic()
         self.problem: str | None = None
         self.recoveries = Recoveries()
         self._parked_subjects: set[str] = set()
@@ -90,6 +110,8 @@ class InboundEvents:
         self._last_sweep = time.monotonic()
         self._last_ids: dict[TopicPartition, bytes] = {}  # ce_id of the last record handled
         self._checked: dict[TopicPartition, tuple[int, int]] = {}
+        self._probe: AIOKafkaConsumer | None = None
+        self._last_verify = time.monotonic()
         self._ends: tuple[float, asyncio.Future[dict[TopicPartition, int]]] | None = None
 
     def on(self, contract: type[IntegrationEvent], handler: Handler) -> None:
@@ -126,17 +148,20 @@ class InboundEvents:
         )
         await consumer.start()
         try:
-            self.partitions = [
+            self.all_partitions = [
                 TopicPartition(topic, p)
                 for topic in self.topics for p in range(self.settings.kafka_topic_partitions)
             ]
-            consumer.assign(self.partitions)
-            await consumer.seek_to_beginning(*self.partitions)
-            self.done_offsets = {tp: 0 for tp in self.partitions}
+            self.partitions, self.done_offsets = [], {}
+            self._next_rebalance = 0.0
             self.consumer = consumer
             self._parked_subjects = await asyncio.to_thread(self.inbox.parked_subjects)
             await self.retry_parked()
             while not self.stopping.is_set():
+                await self._rebalance(consumer)
+                if not self.partitions:
+                    await self._idle(self.rebalance_seconds)
+                    continue
                 batches = await consumer.getmany(
                     timeout_ms=self.settings.kafka_fetch_max_wait_ms, max_records=self.batch_size
                 )
@@ -145,20 +170,198 @@ class InboundEvents:
                 await asyncio.gather(*(self._handle_partition(tp, r) for tp, r in batches.items()))
                 if batches:
                     self._advanced()
+                    self._tell_progress(list(batches))
                 await self._check_positions(consumer)
+                await self._save_hints(idle=not batches)
                 if time.monotonic() - self._last_sweep > self.sweep_seconds:
                     await self.retry_parked()
         finally:
             self.consumer = None
+            if self._probe is not None:
+                probe, self._probe = self._probe, None
+                await probe.stop()
+            await self._save_hints(idle=True)
+            for tp in self.partitions:
+                await self.coordinator.unlock(_lock_name(tp), tp.partition)
+            self.partitions = []
             await consumer.stop()
+
+    async def _idle(self, seconds: float) -> None:
+        stopping = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({stopping}, timeout=seconds)
+        finally:
+            stopping.cancel()
+
+    # --- sharing the partitions out between replicas -------------------------------------
+
+    async def _rebalance(self, consumer: AIOKafkaConsumer) -> None:
+        """Hold this process's share of the partitions: take free ones up to the share,
+        give back what is over it (another replica joined). Between batches only, so that
+        nothing is under way on a partition given back."""
+        now = time.monotonic()
+        if now < self._next_rebalance:
+            return
+        self._next_rebalance = now + self.rebalance_seconds
+        coordinator = self.coordinator
+        held = [tp for tp in self.partitions if coordinator.holds(_lock_name(tp), tp.partition)]
+        try:
+            members = await coordinator.members()
+        except Exception:  # noqa: BLE001 - no session: keep what is held, take nothing new
+            members = 0
+        if members:
+            share = math.ceil(len(self.all_partitions) / members)
+            while len(held) > share:
+                given = held.pop()
+                await self._save_hints(idle=True, only=[given])
+                await coordinator.unlock(_lock_name(given), given.partition)
+            start = zlib.crc32(coordinator.replica.encode()) % max(1, len(self.all_partitions))
+            for tp in self.all_partitions[start:] + self.all_partitions[:start]:
+                if len(held) >= share:
+                    break
+                if tp not in held and await coordinator.try_lock(_lock_name(tp), tp.partition):
+                    held.append(tp)
+        if set(held) == set(self.partitions):
+            return
+        kept = {tp: self.done_offsets[tp] for tp in held if tp in self.done_offsets}
+        new = [tp for tp in held if tp not in kept]
+        hints = await asyncio.to_thread(self.offsets.get_all) if new and self.offsets else {}
+        consumer.assign(held)
+        for tp in held:
+            offset = kept[tp] if tp in kept else await self._resume_offset(tp, hints)
+            consumer.seek(tp, offset)
+            self.done_offsets[tp] = offset
+        for tp in set(self.done_offsets) - set(held):
+            del self.done_offsets[tp]
+        self.partitions = sorted(held, key=lambda tp: (tp.topic, tp.partition))
+        log.info("consumer.partitions", held=[f"{tp.topic}[{tp.partition}]" for tp in self.partitions],
+                 replicas=members)
+
+    async def _resume_offset(
+        self, tp: TopicPartition, hints: dict[tuple[str, int], tuple[int, str]]
+    ) -> int:
+        """Where the last holder stopped, if the record it handled last is still there."""
+        offset, last_id = hints.get((tp.topic, tp.partition), (0, ""))
+        if offset <= 0:
+            return 0
+        try:
+            if await self._record_in_place(tp, offset - 1, last_id.encode()):
+                self._hinted[tp] = offset
+                return offset
+        except Exception:  # noqa: BLE001 - from the start: slower, never wrong
+            log.warning("consumer.hint_unchecked", topic=tp.topic, partition=tp.partition, exc_info=True)
+        return 0
+
+    async def _save_hints(self, *, idle: bool, only: list[TopicPartition] | None = None) -> None:
+        """Save where each held partition may be resumed: now and then, and when idle."""
+        if self.offsets is None:
+            return
+        if not idle and time.monotonic() - self._last_hints < self.hint_seconds:
+            return
+        changed = {
+            (tp.topic, tp.partition): (offset, self._last_ids.get(tp, b"").decode(errors="replace"))
+            for tp in (only or self.partitions)
+            if (offset := self.done_offsets.get(tp, 0)) != self._hinted.get(tp) and tp in self._last_ids
+        }
+        if not changed:
+            return
+        self._last_hints = time.monotonic()
+        try:
+            await asyncio.to_thread(self.offsets.set_many, changed)
+        except Exception:  # noqa: BLE001 - a hint: the next save will do
+            log.warning("consumer.hints_unsaved", exc_info=True)
+            return
+        for (topic, partition), (offset, _) in changed.items():
+            self._hinted[TopicPartition(topic, partition)] = offset
+
+    def _tell_progress(self, partitions: list[TopicPartition]) -> None:
+        """Other replicas waiting for a fact learn how far this one went."""
+        if not self.coordinator.replicated:
+            return
+        for tp in partitions:
+            self.coordinator.publish({
+                "kind": "consumed", "topic": tp.topic, "partition": tp.partition,
+                "offset": self.done_offsets.get(tp, 0),
+            })
+
+    def on_message(self, message: Message) -> None:
+        if message.get("kind") != "consumed":
+            return
+        tp = TopicPartition(str(message["topic"]), int(message["partition"]))
+        if tp not in self.partitions:
+            self.remote_done[tp] = int(message["offset"])
+            self._advanced()
+
+    async def load_remote_progress(self) -> None:
+        """How far the partitions other replicas hold were processed, from their saved hints
+        (fresh when they are idle: they save them then)."""
+        if self.offsets is None or not self.coordinator.replicated:
+            return
+        saved = await asyncio.to_thread(self.offsets.get_all)
+        for tp in self.all_partitions:
+            if tp not in self.partitions and (tp.topic, tp.partition) in saved:
+                self.remote_done[tp] = max(self.remote_done.get(tp, 0), saved[(tp.topic, tp.partition)][0])
 
     async def _handle_partition(self, tp: TopicPartition, records: list[Any]) -> None:
         await self.handle_batch(records)
         self.done_offsets[tp] = records[-1].offset + 1
         self._last_ids[tp] = dict(records[-1].headers or []).get("ce_id", b"")
 
+    async def _verify_in_place(self, consumer: AIOKafkaConsumer) -> None:
+        """Every few seconds, read back the last record handled in each partition: a broker
+        that restarted and was refilled by the relays before this consumer looked holds
+        other records at the same offsets, with an end no lower than before."""
+        now = time.monotonic()
+        if now - self._last_verify < self.verify_seconds:
+            return
+        self._last_verify = now
+        wanted = {
+            tp: (self.done_offsets[tp] - 1, self._last_ids[tp])
+            for tp in self.partitions
+            if self.done_offsets.get(tp, 0) > 0 and tp in self._last_ids
+        }
+        if not wanted:
+            return
+        if self._probe is None:
+            self._probe = AIOKafkaConsumer(
+                **connection_options(self.settings), enable_auto_commit=False, fetch_max_wait_ms=100
+            )
+            await self._probe.start()
+        probe = self._probe
+        probe.assign(list(wanted))
+        for tp, (offset, _) in wanted.items():
+            probe.seek(tp, offset)
+        found: dict[TopicPartition, Any] = {}
+        deadline = now + 2.0
+        while len(found) < len(wanted) and time.monotonic() < deadline:
+            batches = await probe.getmany(*[tp for tp in wanted if tp not in found], timeout_ms=200)
+            for tp, records in batches.items():
+                if records and tp not in found:
+                    found[tp] = records[0]
+        for tp, record in found.items():
+            offset, ce_id = wanted[tp]
+            if tp not in self.done_offsets or self.done_offsets[tp] - 1 != offset:
+                continue  # moved on meanwhile
+            if record.offset == offset and dict(record.headers or []).get("ce_id") == ce_id:
+                continue
+            self._forgot(consumer, tp, f"another record is at offset {offset}")
+            await consumer.seek_to_beginning(tp)
+
+    def _forgot(self, consumer: AIOKafkaConsumer, tp: TopicPartition, why: str) -> None:
+        reason = (
+            f"the broker forgot {tp.topic}[{tp.partition}] ({why}): reading it again from the start"
+        )
+        log.warning("consumer.broker_forgot", topic=tp.topic, partition=tp.partition,
+                    position=self.done_offsets[tp], reason=why)
+        self.recoveries.note(reason)
+        self.done_offsets[tp] = 0
+        self._last_ids.pop(tp, None)
+        self._advanced()
+        self._tell_progress([tp])
+
     async def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
         """Notice a broker that forgot a partition, a stall, and being caught up."""
+        await self._verify_in_place(consumer)
         behind = 0
         for tp in self.partitions:
             highwater = consumer.highwater(tp)
@@ -170,16 +373,8 @@ class InboundEvents:
                 if await self._last_record_in_place(tp):
                     self._checked[tp] = (highwater, self.done_offsets[tp])
                     continue
-                reason = (
-                    f"the broker forgot {tp.topic}[{tp.partition}] (its end went back from "
-                    f"{self.done_offsets[tp]} to {highwater}): reading it again from the start"
-                )
-                log.warning("consumer.broker_forgot", topic=tp.topic, partition=tp.partition,
-                            position=self.done_offsets[tp], end=highwater)
-                self.recoveries.note(reason)
+                self._forgot(consumer, tp, f"its end went back from {self.done_offsets[tp]} to {highwater}")
                 await consumer.seek_to_beginning(tp)
-                self.done_offsets[tp] = 0
-                self._advanced()
                 continue
             behind += highwater - self.done_offsets[tp]
         if behind == 0:
@@ -195,7 +390,9 @@ class InboundEvents:
         """Read back the last record handled, with a new client: the embedded broker
         sometimes reports an end below records it holds, so an end alone is not proof that
         it forgot the partition."""
-        offset = self.done_offsets[tp] - 1
+        return await self._record_in_place(tp, self.done_offsets[tp] - 1, self._last_ids.get(tp))
+
+    async def _record_in_place(self, tp: TopicPartition, offset: int, ce_id: bytes | None) -> bool:
         probe = AIOKafkaConsumer(**connection_options(self.settings), enable_auto_commit=False)
         await probe.start()
         try:
@@ -205,7 +402,7 @@ class InboundEvents:
         finally:
             await probe.stop()
         return bool(found) and found[0].offset == offset and (
-            dict(found[0].headers or []).get("ce_id") == self._last_ids.get(tp)
+            dict(found[0].headers or []).get("ce_id") == ce_id
         )
 
     def _advanced(self) -> None:
@@ -218,7 +415,7 @@ class InboundEvents:
     async def end_offsets(self) -> dict[TopicPartition, int]:
         """The end of every followed partition, read after this call began: what a caller may
         wait to be handled. Concurrent callers share a reading that began after they did."""
-        if self.consumer is None or not self.partitions:
+        if self.consumer is None or not self.all_partitions:
             return {}
         asked_at = time.monotonic()
         while True:
@@ -228,11 +425,18 @@ class InboundEvents:
             if current is not None and not current[1].done():
                 await asyncio.wait([current[1]])  # began too early for us: join the next one
                 continue
-            task = asyncio.ensure_future(fetch_ends(self.settings, dict(self.done_offsets)))
+            known = {tp: self.known_done(tp) or 0 for tp in self.all_partitions}
+            task = asyncio.ensure_future(fetch_ends(self.settings, known))
             self._ends = (time.monotonic(), task)
 
+    def known_done(self, tp: TopicPartition) -> int | None:
+        """The next offset to handle in a partition, by this process or as another reported."""
+        if tp in self.done_offsets:
+            return self.done_offsets[tp]
+        return self.remote_done.get(tp)
+
     def reached(self, ends: dict[TopicPartition, int]) -> bool:
-        return all(self.done_offsets.get(tp, 0) >= end for tp, end in ends.items())
+        return all((self.known_done(tp) or 0) >= end for tp, end in ends.items())
 
     async def progressed(self, timeout: float) -> None:
         progress = self._progress
@@ -438,6 +642,10 @@ class InboundEvents:
             except Exception:  # noqa: BLE001 - the record is kept in the store regardless
                 log.warning("event.dead_letter_unsent", topic=topic, attempt=attempt, exc_info=True)
                 await asyncio.sleep(0.5 * attempt)
+
+
+def _lock_name(tp: TopicPartition) -> str:
+    return f"partition:{tp.topic}"
 
 
 def fallback_key(record: Any) -> str:

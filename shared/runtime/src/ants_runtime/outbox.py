@@ -5,6 +5,11 @@ republishes the tail and consumers drop what they already processed. The relay n
 it runs, a broker that forgot the topic (an acknowledged offset lower than an earlier one, or
 an end offset below what it had published: the embedded broker restarted, a topic was
 recreated) and then republishes everything from the start of the store.
+
+Of the replicas sharing a store, one runs the relay: the one holding the `relay` lock (see
+`cluster.py`); the others take over within a second or two when it dies. They learn how far
+it published from its notifications (or the saved position), so a write on any replica
+answers once its events are on the broker.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from ants_events import IntegrationEvent, to_record
+from ants_runtime.cluster import LocalCoordinator, Message, PostgresCoordinator
 from ants_runtime.recoveries import Recoveries
 from ants_runtime.kafka import connection_options, ensure_topics, fetch_ends
 from ants_runtime.positions import PositionStore
@@ -41,6 +47,7 @@ def partition_for(key: bytes, partitions: int) -> int:
 class OutboxRelay:
     stall_seconds = 15.0
     check_seconds = 2.0
+    lead_seconds = 1.0  # how often a replica without the relay tries to take it
 
     def __init__(
         self,
@@ -51,8 +58,11 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_seconds: float = 0.5,
+        coordinator: LocalCoordinator | PostgresCoordinator | None = None,
     ) -> None:
         self.app = app
+        self.coordinator = coordinator or LocalCoordinator(settings.service_name)
+        self.active = False  # this process holds the relay lock and publishes
         self.to_contract = to_contract
         self.settings = settings
         self.topic = topic
@@ -105,14 +115,18 @@ class OutboxRelay:
             await self._probe.stop()
 
     async def run(self) -> None:
-        self.position = await asyncio.to_thread(self.positions.get, self.name)
         self.recorded = max(self.recorded, await asyncio.to_thread(self.app.max_notification_id))
         starting = True
         while not self.stopping.is_set():
             try:
-                if starting and self.position and await self._topic_is_empty():
-                    self._forgotten("the topic is empty although events were published to it")
-                starting = False
+                if not await self._lead():
+                    starting = True
+                    continue
+                if starting:
+                    self.position = await asyncio.to_thread(self.positions.get, self.name)
+                    if self.position and await self._topic_is_empty():
+                        self._forgotten("the topic is empty although events were published to it")
+                    starting = False
                 self.position = await self.publish_after(self.position)
                 await self._check_broker()
                 if self._reset:
@@ -124,6 +138,38 @@ class OutboxRelay:
                 self.problem = f"relay cannot publish: {error!r}"[:300]
                 log.exception("relay.publish_failed", topic=self.topic)
                 await asyncio.sleep(1.0)
+        if self.active:
+            self.active = False
+            await self.coordinator.unlock("relay")
+
+    async def _lead(self) -> bool:
+        """Whether this process runs the relay, taking it when no other replica does."""
+        if self.coordinator.holds("relay") or await self.coordinator.try_lock("relay"):
+            if not self.active:
+                log.info("relay.leading", topic=self.topic, replica=self.coordinator.replica)
+                self._acked.clear()
+                self._last_ids.clear()
+                self._last_success = time.monotonic()
+            self.active = True
+            return True
+        if self.active:
+            log.warning("relay.lost", topic=self.topic, replica=self.coordinator.replica)
+        self.active = False
+        self.problem = None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), self.lead_seconds)
+        return False
+
+    def on_message(self, message: Message) -> None:
+        """What other replicas tell: events they stored (to publish), and how far the
+        replica running the relay published."""
+        kind = message.get("kind")
+        if kind == "changed":
+            self.wake(int(message.get("last", 0)))
+        elif kind == "published" and not self.active:
+            position = int(message["position"])
+            if position != self.position:
+                self._succeeded(position)
 
     async def publish_after(self, position: int) -> int:
         notifications = await asyncio.to_thread(
@@ -162,7 +208,10 @@ class OutboxRelay:
             sent.append((await self.producer.send_batch(batch, self.topic, partition=partition), batch.record_count()))
         acknowledged = await asyncio.gather(*(future for future, _ in sent))
         for metadata, (_, records) in zip(acknowledged, sent, strict=True):
-            if metadata.offset < self._acked.get(metadata.partition, -1):
+            # A new batch lands after everything acknowledged before (this relay is the
+            # topic's only producer); landing at or below it means the broker forgot the
+            # partition, even when it had held a single record.
+            if metadata.offset <= self._acked.get(metadata.partition, -1):
                 self._forgotten(
                     f"partition {metadata.partition} acknowledged offset {metadata.offset} "
                     f"after {self._acked[metadata.partition]}"
@@ -175,6 +224,8 @@ class OutboxRelay:
         self.published += count
         self.recorded = max(self.recorded, new_position)
         self._succeeded(new_position)
+        if self.coordinator.replicated:
+            self.coordinator.publish({"kind": "published", "position": new_position})
         return new_position
 
     # --- read-your-writes: a write answers once its events are on the broker ----------------
@@ -186,10 +237,17 @@ class OutboxRelay:
             if remaining <= 0:
                 return False
             published = self._published
+            # Another replica runs the relay: its notifications wake us; its saved position
+            # covers a notification missed.
+            wait = remaining if self.active else min(remaining, 0.5)
             try:
-                await asyncio.wait_for(published.wait(), remaining)
+                await asyncio.wait_for(published.wait(), wait)
             except TimeoutError:
-                return False
+                if self.active:
+                    return False
+                saved = await asyncio.to_thread(self.positions.get, self.name)
+                if saved > self.position:
+                    self._succeeded(saved)
         return True
 
     def _succeeded(self, position: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from ants_events import topics
 from ants_runtime.auth import Principal, TokenVerifier
 from ants_runtime.changes import Changes
+from ants_runtime.cluster import Message, changed_messages, coordinator_for
 from ants_runtime.http import (
     FactNotYetKnown,
     bearer_principal,
@@ -58,6 +60,7 @@ def faststream_security(settings: ServiceSettings) -> Any:
 
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+UNWATCHED_PATHS = ("/health", "/metrics", "/schema")
 
 
 class ServiceRuntime:
@@ -73,6 +76,7 @@ class ServiceRuntime:
     """
 
     publish_wait_seconds = 5.0
+    read_publish_wait_seconds = 2.0
     propagation_wait_seconds = 10.0
 
     def __init__(
@@ -85,14 +89,34 @@ class ServiceRuntime:
             security=faststream_security(settings),
             logger=None,
         )
-        self.inbound = InboundEvents(app, settings)
+        self.coordinator = coordinator_for(app, settings.service_name, settings.replica_id)
+        self.inbound = InboundEvents(app, settings, self.coordinator)
         self.relay = OutboxRelay(
-            app, to_contract, settings, topics.BY_PRODUCER[settings.service_name]
+            app, to_contract, settings, topics.BY_PRODUCER[settings.service_name],
+            coordinator=self.coordinator,
         )
         self.changes = Changes()
         self.components: list[Any] = []
         app.on_recorded(lambda _last, changed: self.changes.changed(changed))
+        if self.coordinator.replicated:
+            app.on_recorded(self._tell_replicas)
+            self.coordinator.subscribe(self._on_replica_message)
         self._verifier: TokenVerifier | None = None
+
+    def _tell_replicas(self, last: int, changed: set[Any]) -> None:
+        for message in changed_messages(last, changed):
+            self.coordinator.publish(message)
+
+    def _on_replica_message(self, message: Message) -> None:
+        """Another replica stored events, published some, or processed a partition."""
+        if message.get("kind") == "changed":
+            self.changes.changed(uuid.UUID(i) for i in message.get("ids", []))
+            for component in self.components:
+                wake = getattr(component, "wake", None)
+                if wake is not None:
+                    wake()
+        self.relay.on_message(message)
+        self.inbound.on_message(message)
 
     def also_run(self, component: Any) -> None:
         """Run a component (e.g. a read model's projector) while the service runs: it has an
@@ -111,8 +135,10 @@ class ServiceRuntime:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
+        self.app.startup_done()  # every table exists by now (see ServiceApplication)
         await self.wait_for_broker()
         self.changes.bind(asyncio.get_running_loop())
+        await self.coordinator.start()
         await self.relay.start()
         self.inbound.dead_letters = self.relay.producer
         await self.broker.start()
@@ -131,6 +157,7 @@ class ServiceRuntime:
                 await stop_gracefully(task, loop.stopping)
             await self.broker.stop()
             await self.relay.stop()
+            await self.coordinator.stop()
             self.app.close()
             log.info("service.stopped", service=self.settings.service_name)
 
@@ -154,7 +181,10 @@ class ServiceRuntime:
         return bool(await self.broker.ping(timeout=2.0))
 
     async def delivery_working(self) -> bool | str:
-        candidates = [self.relay.problem, self.inbound.problem, *(c.problem for c in self.components)]
+        candidates = [
+            self.coordinator.problem, self.relay.problem, self.inbound.problem,
+            *(c.problem for c in self.components),
+        ]
         problems = [p for p in candidates if p]
         return "; ".join(problems) if problems else True
 
@@ -168,7 +198,13 @@ class ServiceRuntime:
                 "stored_through": self.relay.recorded,
                 "events_processed": self.inbound.processed,
                 "recoveries": recoveries[-10:],
-            }
+            },
+            "replica": {
+                "id": self.coordinator.replica,
+                "shares_store": self.coordinator.replicated,
+                "runs_relay": self.relay.active,
+                "partitions": [f"{tp.topic}[{tp.partition}]" for tp in self.inbound.partitions],
+            },
         }
 
     # --- read-your-writes ------------------------------------------------------------------
@@ -182,6 +218,7 @@ class ServiceRuntime:
             if await asyncio.to_thread(check):
                 return True
             try:
+                await self.inbound.load_remote_progress()
                 ends = await asyncio.wait_for(
                     self.inbound.end_offsets(), self.propagation_wait_seconds
                 )
@@ -192,8 +229,11 @@ class ServiceRuntime:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise FactNotYetKnown()
-                woken = asyncio.ensure_future(changed.next(remaining))
-                progressed = asyncio.ensure_future(self.inbound.progressed(remaining))
+                # Other replicas' progress comes by notification; their saved offsets cover
+                # one missed.
+                step = min(remaining, 1.0) if self.coordinator.replicated else remaining
+                woken = asyncio.ensure_future(changed.next(step))
+                progressed = asyncio.ensure_future(self.inbound.progressed(step))
                 done, pending = await asyncio.wait(
                     {woken, progressed}, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -201,6 +241,8 @@ class ServiceRuntime:
                     task.cancel()
                 if woken in done and woken.result() and await asyncio.to_thread(check):
                     return True
+                if self.coordinator.replicated and not self.inbound.reached(ends):
+                    await self.inbound.load_remote_progress()
             return await asyncio.to_thread(check)
 
     async def wait_for_change(
@@ -217,24 +259,38 @@ class ServiceRuntime:
                 await changed.next(remaining)
 
     def published_middleware(self, app: Any) -> Any:
-        """A write answers once the events it stored are on the broker: a client that turns
-        to another service next finds the fact there (or waits for it, see wait_for_fact)."""
+        """An answer leaves once the events stored before it are on the broker: a client that
+        turns to another service next finds the fact there (or waits for it, see
+        wait_for_fact). Writes wait for their own events; reads too, for what they show may
+        come from an event just handled (a dossier shown payable whose news is not yet
+        published would be refused by the payment service)."""
 
         async def middleware(scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS:
+            if scope["type"] != "http" or scope["path"].startswith(UNWATCHED_PATHS):
                 await app(scope, receive, send)
                 return
+            write = scope["method"] in UNSAFE_METHODS
 
             async def send_when_published(message: Any) -> None:
                 if message["type"] == "http.response.start":
-                    await self.relay.wait_published(
-                        self.relay.recorded, self.publish_wait_seconds
-                    )
+                    await self._published_before_answer(write)
                 await send(message)
 
             await app(scope, receive, send_when_published)
 
         return middleware
+
+    async def _published_before_answer(self, write: bool) -> None:
+        relay = self.relay
+        if not write and relay.problem:
+            return  # the broker is away: a read answers what it knows without waiting
+        target = relay.recorded
+        if not write and self.coordinator.replicated and target <= relay.position:
+            # Another replica may have stored what this read shows, and not told us yet.
+            target = max(target, await asyncio.to_thread(self.app.max_notification_id))
+        if target > relay.position:
+            timeout = self.publish_wait_seconds if write else self.read_publish_wait_seconds
+            await relay.wait_published(target, timeout)
 
     def http_app(
         self,

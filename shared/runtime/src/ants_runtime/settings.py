@@ -17,6 +17,7 @@ class ServiceSettings(BaseSettings):
     service_name: str = "service"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    replica_id: str | None = None  # default: host name and process id
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -50,6 +51,10 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_PORT": "5432",
             "POSTGRES_USER": "postgres",
             "POSTGRES_PASSWORD": "",
+            # Connections per process: the pool, its overflow, and two for coordination
+            # (cluster.py). Kept small so that replicas fit in max_connections.
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": "4",
         }
         # Values passed in code would win over the environment: pass only what it lacks.
         return {key: value for key, value in defaults.items() if key not in os.environ}

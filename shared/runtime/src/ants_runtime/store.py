@@ -16,6 +16,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1b3c52-0a44-4c1e-9d1e-5d6f3b8f2a10")
+SCHEMA_LOCK = 0x616E7473  # advisory lock key held while a process creates its tables
 
 
 def event_id_of(domain_event: DomainEventProtocol[Any]) -> uuid.UUID:
@@ -105,10 +106,12 @@ class ServiceApplication(Application[uuid.UUID]):
     """An Application whose recorder also stores tracking records of consumed events."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._startup_lock: Any = None
         super().__init__(env)
         self._listeners: list[Callable[[int, set[uuid.UUID]], None]] = []
 
     def construct_recorder(self) -> ProcessRecorder:
+        self._lock_schema()
         recorder = self.factory.process_recorder()
         base = type(recorder)
         mixin = BatchTracking if hasattr(recorder, "datastore") else MemoryBatchTracking
@@ -185,6 +188,36 @@ class ServiceApplication(Application[uuid.UUID]):
         self._take_snapshots(processing_event)
         self._notify(recordings)
         return outcomes
+
+    def _lock_schema(self) -> None:
+        """Replicas starting together on one PostgreSQL database would race to create the
+        same tables (PostgreSQL refuses concurrent CREATE ... IF NOT EXISTS of one name):
+        the first holds a lock until its tables exist (`startup_done`), the others wait."""
+        datastore = getattr(self.factory, "datastore", None)
+        pool = getattr(datastore, "pool", None)
+        if pool is None or type(datastore).__module__.endswith("sqlite"):
+            return
+        import psycopg
+
+        params = {k: v for k, v in pool.kwargs.items() if k in {"dbname", "host", "port", "user", "password"}}
+        lock = psycopg.connect(**params, autocommit=True)
+        try:
+            lock.execute("SET lock_timeout = '30s'")
+            lock.execute("SELECT pg_advisory_lock(%s)", [SCHEMA_LOCK])
+        except psycopg.errors.LockNotAvailable:
+            lock.close()  # another process of this database is slow to start: go on
+            return
+        self._startup_lock = lock
+
+    def startup_done(self) -> None:
+        """Every table this process uses exists: let the next replica start."""
+        lock, self._startup_lock = self._startup_lock, None
+        if lock is not None:
+            lock.close()
+
+    def close(self) -> None:
+        self.startup_done()
+        super().close()
 
     def max_notification_id(self) -> int:
         return self.recorder.max_notification_id() or 0

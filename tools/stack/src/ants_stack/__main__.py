@@ -24,11 +24,19 @@ def main() -> None:
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--var", type=Path, default=Path("var"), help="data folder (default var/)")
     parser.add_argument("--postgres", metavar="PREFIX", help="use PostgreSQL databases PREFIX_<service>")
+    parser.add_argument(
+        "--replicas", type=int, default=1, metavar="N",
+        help="processes of every backend service (PostgreSQL only); replica k listens on port + 100 * k",
+    )
     args = parser.parse_args()
 
-    stack = Stack(StackConfig(var_dir=args.var, postgres_prefix=None))
+    stack = Stack(StackConfig(var_dir=args.var, postgres_prefix=None, replicas=args.replicas))
     if args.postgres:
         stack.config.postgres_prefix = args.postgres
+    try:
+        stack.config.check()
+    except RuntimeError as error:
+        parser.error(str(error))
     stopping = False
 
     def stop(*_: object) -> None:
@@ -61,7 +69,10 @@ def print_welcome(stack: Stack) -> None:
     if "portal" in stack.services:
         print(f"  Portail (citoyens et CERT) : {c.url('portal')}")
     for name in ("identity", "requests", "cert", "payment", "documents"):
-        print(f"  API {name:<10} {c.url(name)}   (OpenAPI : {c.url(name)}/schema)")
+        urls = c.replica_urls(name)
+        print(f"  API {name:<10} {urls[0]}   (OpenAPI : {urls[0]}/schema)")
+        for url in urls[1:]:
+            print(f"  {'':<14} {url}")
     print(f"  Broker Kafka      127.0.0.1:{c.broker_port}")
     print(f"  Journaux          {stack.logs}/\n")
     print("Comptes de démonstration (mot de passe : demo-2026) :")

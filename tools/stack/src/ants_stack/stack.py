@@ -54,19 +54,50 @@ class StackConfig:
     demo_data: bool = True
     with_portal: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    replicas: int = 1  # processes of every backend service (PostgreSQL only beyond 1)
+    # Ports of replicas 1.. (default: the service's port + 100 * k)
+    replica_ports: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def ephemeral(cls, var_dir: Path, postgres_prefix: str | None = None) -> StackConfig:
+    def ephemeral(
+        cls, var_dir: Path, postgres_prefix: str | None = None, replicas: int = 1
+    ) -> StackConfig:
         """Random free ports, for tests that run beside a developer's `make run`."""
         return cls(
             var_dir=var_dir,
             broker_port=free_port(),
             ports={name: free_port() for name in DEFAULT_PORTS},
             postgres_prefix=postgres_prefix,
+            replicas=replicas,
+            replica_ports={name: [free_port() for _ in range(1, replicas)] for name in SERVICES},
         )
+
+    def check(self) -> None:
+        if self.replicas < 1:
+            raise RuntimeError("--replicas: at least 1")
+        if self.replicas > 1 and not self.postgres_prefix:
+            raise RuntimeError(
+                "SQLite stores are single-replica: run several replicas on PostgreSQL "
+                "(--postgres PREFIX --replicas N)"
+            )
+
+    @property
+    def partitions(self) -> int:
+        """Partitions per topic: one for one process; enough to share out between replicas."""
+        return 1 if self.replicas == 1 else max(4, 2 * self.replicas)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def port_of(self, service: str, replica: int) -> int:
+        if replica == 0:
+            return self.ports[service]
+        ports = self.replica_ports.get(service, [])
+        return ports[replica - 1] if len(ports) >= replica else self.ports[service] + 100 * replica
+
+    def replica_urls(self, service: str) -> list[str]:
+        count = self.replicas if service in SERVICES else 1
+        return [f"http://127.0.0.1:{self.port_of(service, k)}" for k in range(count)]
 
     @property
     def bootstrap(self) -> str:
@@ -89,21 +120,38 @@ class Stack:
             names.append("portal")
         return names
 
+    @property
+    def instances(self) -> list[tuple[str, str, int]]:
+        """Every process to run: its name (`requests`, then `requests.1`...), service, replica."""
+        found = []
+        for service in self.services:
+            count = self.config.replicas if service in SERVICES else 1
+            found += [(service if k == 0 else f"{service}.{k}", service, k) for k in range(count)]
+        return found
+
+    def instance_url(self, name: str) -> str:
+        service, _, replica = name.partition(".")
+        return f"http://127.0.0.1:{self.config.port_of(service, int(replica or 0))}"
+
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self, timeout: float = 60.0) -> None:
+        self.config.check()
         self.logs.mkdir(parents=True, exist_ok=True)
         keys = self.config.var_dir / "keys"
         ensure_keypair(keys / "token-private.pem", keys / "token-public.pem")
         if self.config.postgres_prefix:
             create_databases(self.config.postgres_prefix)
-        for name, port in [("broker", self.config.broker_port), *self.config.ports.items()]:
+        ports = [("broker", self.config.broker_port)] + [
+            (name, int(self.instance_url(name).rsplit(":", 1)[1])) for name, _, _ in self.instances
+        ]
+        for name, port in ports:
             if port_in_use(port):
                 raise RuntimeError(
                     f"port {port} ({name}) is already in use: is the system already running?"
                 )
         self.start_broker()
-        for name in self.services:
+        for name, _, _ in self.instances:
             self.start_service(name)
         self.wait_healthy(timeout)
 
@@ -125,28 +173,34 @@ class Stack:
             time.sleep(0.05)
         raise RuntimeError("the broker did not open its port")
 
-    def service_env(self, name: str) -> dict[str, str]:
+    def service_env(self, instance: str) -> dict[str, str]:
         c = self.config
+        name, _, replica = instance.partition(".")
         keys = (c.var_dir / "keys").resolve()
         env = {
             **os.environ,
             "HTTP_HOST": "127.0.0.1",
-            "HTTP_PORT": str(c.ports[name]),
+            "HTTP_PORT": str(c.port_of(name, int(replica or 0))),
+            "REPLICA_ID": f"{name}-{replica or 0}",
+            "KAFKA_TOPIC_PARTITIONS": str(c.partitions),
             "DATA_DIR": str(c.var_dir.resolve()),
             "KAFKA_BOOTSTRAP_SERVERS": c.bootstrap,
             "AUTH_PUBLIC_KEY_FILE": str(keys / "token-public.pem"),
             "PUBLIC_BASE_URL": c.url("documents"),
-            **{f"PORTAL_{s.upper()}_URL": c.url(s) for s in SERVICES},
+            **{f"PORTAL_{s.upper()}_URL": ",".join(c.replica_urls(s)) for s in SERVICES},
             "PYTHONUNBUFFERED": "1",
             # Two malloc arenas: worker threads would otherwise each keep freed scrypt buffers.
             "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         }
         if name == "identity":
             env["AUTH_PRIVATE_KEY_FILE"] = str(keys / "token-private.pem")
-            if c.demo_data:
+            if c.demo_data and not replica:  # one replica seeds the demo accounts
                 env["IDENTITY_SEED_FILE"] = str(demo_seed_file())
         if c.postgres_prefix:
             env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+            if c.replicas > 1:  # 5 connections a process: 3 replicas of 5 services fit in 100
+                env.setdefault("POSTGRES_POOL_SIZE", "1")
+                env.setdefault("POSTGRES_MAX_OVERFLOW", "2")
             env[f"{name.upper()}_POSTGRES_DBNAME"] = f"{c.postgres_prefix}_{name}"
             env["POSTGRES_DBNAME"] = f"{c.postgres_prefix}_{name}"
         env.update(c.extra_env)
@@ -155,7 +209,7 @@ class Stack:
     def start_service(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"{name}_service"],
+            [sys.executable, "-m", f"{name.partition('.')[0]}_service"],
             env=self.service_env(name), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -172,7 +226,7 @@ class Stack:
                             f"{name} exited with {process.returncode}: see {self.logs / name}.log"
                         )
                     with contextlib.suppress(httpx.HTTPError):
-                        if client.get(f"{self.config.url(name)}/health").status_code == 200:
+                        if client.get(f"{self.instance_url(name)}/health").status_code == 200:
                             pending.discard(name)
                 time.sleep(0.2)
         if pending:
@@ -185,7 +239,7 @@ class Stack:
             events.append("broker")
             self.stop_services()
             self.start_broker()
-            for name in self.services:
+            for name, _, _ in self.instances:
                 self.start_service(name)
             self.wait_healthy(60)
             return events
