@@ -74,7 +74,8 @@ class RequestSubmittedV2(RequestsEvent):
     """The declarations were ticked and the request validated; what happens next.
 
     Published only when the next step is `documents` (supporting documents other than the
-    theft declaration are awaited), which v1 cannot say: the loss and theft cases keep
+    theft declaration are awaited: DocumentsRequested follows and lists them), which v1
+    cannot say: the loss and theft cases keep
     publishing v1, so v1 consumers see them as before. A consumer of v2 also reads v1.
     """
 
@@ -85,7 +86,6 @@ class RequestSubmittedV2(RequestsEvent):
     sworn_statement: bool
     legal_terms: bool
     next_step: NextStepV2
-    required_documents: tuple[SupportingDocumentKind, ...] = ()
 
 
 class TheftDeclarationRequestedV1(RequestsEvent):
