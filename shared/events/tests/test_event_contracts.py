@@ -19,7 +19,7 @@ CATALOGUE = {
     "RequestStarted", "RequestSubmitted", "TheftDeclarationRequested", "DeclarationUploaded",
     "AttachmentRejected", "AttachmentAccepted", "MessagePosted", "RequestReadyForPayment",
     "PaymentRecorded", "CertificateIssued", "RequestCompleted", "RequestCancelled",
-    "AccountRegistered",
+    "AccountRegistered", "DocumentsRequested",
 }
 
 

@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError
 from ants_runtime.store import ServiceApplication, stable_id
 from cert_service.domain.dossier_file import DossierFile
 from cert_service.domain.errors import ConcurrentChange, InvalidDecision, ReviewNotFound
-from cert_service.domain.review import Review
+from cert_service.domain.review import DOCUMENT_KINDS, Review
 from cert_service.queue import STATUS_FILTERS, ReviewQueue
 
 log = structlog.get_logger(__name__)
@@ -61,11 +61,12 @@ class CertApplication(ServiceApplication):
         )
         return [file] if changed else []
 
-    def on_declaration_uploaded(
-        self, dossier_id: UUID, document_id: UUID, account_id: UUID, sha256: str,
+    def on_document_uploaded(
+        self, dossier_id: UUID, kind: str, document_id: UUID, account_id: UUID, sha256: str,
         media_type: str, size: int, uploaded_at: datetime,
     ) -> list[Any]:
-        """Idempotent by document: the review id derives from it, so it opens once."""
+        """Idempotent by document: the review id derives from it, so it opens once. A new
+        document closes the open reviews of its kind only."""
         review_id = review_id_for(document_id)
         if self._exists(review_id):
             return []
@@ -73,10 +74,13 @@ class CertApplication(ServiceApplication):
         if file.is_cancelled:
             log.info("review.not_opened_request_cancelled", dossier_id=str(dossier_id))
             return []
-        superseded = [r for r in self.reviews_of(file) if r.close("superseded")]
+        superseded = [
+            r for r in self.reviews_of(file) if r.kind == kind and r.close("superseded")
+        ]
         review = Review(
             id=review_id, dossier_id=dossier_id, document_id=document_id, account_id=account_id,
             sha256=sha256, media_type=media_type, size=size, uploaded_at=uploaded_at.isoformat(),
+            kind=kind,
         )
         file.add_review(review.id)
         return [file, review, *superseded]
@@ -149,12 +153,16 @@ class CertApplication(ServiceApplication):
 
     # --- reading -------------------------------------------------------------------------
 
-    def reviews(self, status: str = "pending") -> list[dict[str, Any]]:
+    def reviews(self, status: str = "pending", kind: str | None = None) -> list[dict[str, Any]]:
         if status not in STATUS_FILTERS:
             raise InvalidDecision(
                 f"Statut inconnu. Statuts acceptés : {', '.join(STATUS_FILTERS)}.", "status"
             )
-        return self.queue.list(status)
+        if kind is not None and kind not in DOCUMENT_KINDS:
+            raise InvalidDecision(
+                f"Type de pièce inconnu. Types acceptés : {', '.join(DOCUMENT_KINDS)}.", "kind"
+            )
+        return self.queue.list(status, kind)
 
     def get_review(self, review_id: UUID) -> Review:
         try:

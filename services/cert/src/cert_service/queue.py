@@ -23,6 +23,7 @@ class QueueEntry:
     review_id: str
     dossier_id: str
     document_id: str
+    kind: str
     status: str
     claimed_by: str | None
     claimed_by_name: str | None
@@ -39,14 +40,15 @@ class ReviewQueue:
         self.dossiers: dict[str, tuple[str, str]] = {}  # dossier id -> (number, plate)
         self._lock = threading.Lock()
 
-    def list(self, status: str) -> list[dict[str, Any]]:
-        """Reviews with that status (or all), oldest first."""
+    def list(self, status: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """Reviews with that status (or all), of that kind of document (or any), oldest first."""
         with self._lock:
             self._catch_up()
             return [
                 self._row(entry)
                 for entry in self.reviews.values()
-                if status == "all" or entry.status == status
+                if (status == "all" or entry.status == status)
+                and (kind is None or entry.kind == kind)
             ]
 
     def _row(self, entry: QueueEntry) -> dict[str, Any]:
@@ -68,7 +70,7 @@ class ReviewQueue:
         review_id = str(e.originator_id)
         if isinstance(e, Review.Opened):
             self.reviews[review_id] = QueueEntry(
-                review_id, str(e.dossier_id), str(e.document_id), "pending", None, None,
+                review_id, str(e.dossier_id), str(e.document_id), e.kind, "pending", None, None,
                 e.timestamp.isoformat(),
             )
         elif isinstance(e, Review.Claimed):

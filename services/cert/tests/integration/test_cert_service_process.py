@@ -136,6 +136,7 @@ async def test_the_agent_sees_the_facts_and_the_document_to_download(cert_stack,
         "document_id": str(upload.document_id), "media_type": "application/pdf",
         "sha256": "c" * 64, "size": 48_213, "uploaded_at": upload.occurred_at.isoformat(),
         "document_url": f"/documents/{upload.document_id}",
+        "kind": "declaration_vol", "kind_label": "Déclaration de vol",  # a v1 upload
     }
     assert detail["thread"] == [] and detail["earlier_decisions"] == []
     assert missing.status_code == 404
@@ -313,7 +314,7 @@ async def test_the_queue_lists_the_oldest_first(cert_stack, agent) -> None:
     assert [r["opened_at"] for r in rows] == sorted(r["opened_at"] for r in rows)
     assert set(rows[0]) == {
         "review_id", "dossier_id", "dossier_number", "document_id", "plate", "status",
-        "claimed_by", "claimed_by_name", "opened_at",
+        "claimed_by", "claimed_by_name", "opened_at", "kind", "kind_label",
     }
 
 

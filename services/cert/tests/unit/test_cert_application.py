@@ -39,8 +39,8 @@ def start(cert: CertApplication, plate: str = "FG-456-HJ") -> UUID:
 
 def upload(cert: CertApplication, dossier_id: UUID, document_id: UUID | None = None) -> UUID:
     document_id = document_id or uuid4()
-    cert.save(*cert.on_declaration_uploaded(
-        dossier_id, document_id, CITIZEN, "a" * 64, "application/pdf", 2048, datetime.now(UTC)
+    cert.save(*cert.on_document_uploaded(
+        dossier_id, "declaration_vol", document_id, CITIZEN, "a" * 64, "application/pdf", 2048, datetime.now(UTC)
     ))
     return document_id
 
@@ -76,8 +76,8 @@ def test_an_uploaded_declaration_opens_a_pending_review_with_the_dossier_facts(c
 def test_a_duplicated_upload_opens_one_review(cert) -> None:
     dossier_id = start(cert)
     document_id = upload(cert, dossier_id)
-    assert cert.on_declaration_uploaded(
-        dossier_id, document_id, CITIZEN, "a" * 64, "application/pdf", 2048, datetime.now(UTC)
+    assert cert.on_document_uploaded(
+        dossier_id, "declaration_vol", document_id, CITIZEN, "a" * 64, "application/pdf", 2048, datetime.now(UTC)
     ) == []
     only_review(cert, dossier_id)
 
@@ -202,8 +202,8 @@ def test_cancelling_the_request_closes_pending_reviews_and_blocks_new_ones(cert)
     assert only_review(cert, dossier_id)["status"] == "closed"
     with pytest.raises(ReviewClosed):
         cert.accept(review_id, ALICE)
-    assert cert.on_declaration_uploaded(
-        dossier_id, uuid4(), CITIZEN, "b" * 64, "image/jpeg", 10, datetime.now(UTC)
+    assert cert.on_document_uploaded(
+        dossier_id, "declaration_vol", uuid4(), CITIZEN, "b" * 64, "image/jpeg", 10, datetime.now(UTC)
     ) == []
 
 

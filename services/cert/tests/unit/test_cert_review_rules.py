@@ -21,7 +21,7 @@ def new_review() -> Review:
     return Review(
         id=uuid4(), dossier_id=uuid4(), document_id=uuid4(), account_id=uuid4(),
         sha256="0" * 64, media_type="application/pdf", size=1234,
-        uploaded_at="2025-03-01T10:00:00+00:00",
+        uploaded_at="2025-03-01T10:00:00+00:00", kind="declaration_vol",
     )
 
 

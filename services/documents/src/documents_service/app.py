@@ -16,6 +16,7 @@ from documents_service.domain.model import (
     DossierCancelled,
     DossierNotFound,
     NotAwaitingDeclaration,
+    UnknownDocumentKind,
 )
 from documents_service.domain.uploads import FileTooLarge, UploadRejected
 from documents_service.http.controllers import (
@@ -37,6 +38,7 @@ DOMAIN_ERRORS = {
     AccessDenied: 403,
     DossierCancelled: 409,
     NotAwaitingDeclaration: 409,
+    UnknownDocumentKind: 422,
     ConcurrentUpload: 409,
     FileTooLarge: 413,
     UploadRejected: 422,

@@ -16,8 +16,9 @@ from documents_service.domain import certificate as certificates
 from documents_service.domain import uploads
 from documents_service.domain.model import (
     CPI,
-    DECLARATION,
     SUMMARY,
+    SUPPORTING_KINDS,
+    THEFT_DECLARATION,
     CertificateIndex,
     CertificateNotFound,
     ConcurrentUpload,
@@ -26,12 +27,22 @@ from documents_service.domain.model import (
     DossierFile,
     DossierNotFound,
     Reader,
+    UnknownDocumentKind,
+    listed_kind,
 )
 from documents_service.rendering.pdf import DocumentRenderer, IssuedCertificate
 from documents_service.rendering.wording import local_time
 from documents_service.storage import FileStore
 
 Aggregates = list[Any]
+# How an uploaded file is named, by kind (French, as the citizen will see it downloaded).
+FILE_NAMES = {
+    "declaration_vol": "declaration-de-vol",
+    "mandat": "mandat",
+    "piece_identite_titulaire": "piece-identite-titulaire",
+    "piece_identite_demandeur": "piece-identite-demandeur",
+    "certificat_cession": "certificat-de-cession",
+}
 
 
 @dataclass(frozen=True)
@@ -70,9 +81,12 @@ class DocumentsApplication(ServiceApplication):
     # Inbound facts. Each handler returns the aggregates to save with the tracking record
     # and is idempotent by the dossier id: a fact already known changes nothing.
 
-    def record_start(self, dossier_id: UUID, **facts: Any) -> Aggregates:
+    def record_start(
+        self, dossier_id: UUID, requester: dict[str, Any] | None = None, **facts: Any
+    ) -> Aggregates:
         dossier = self._file(dossier_id)
         dossier.record_start(**facts)
+        dossier.record_requester(requester)
         return [dossier, *self._issue_if_complete(dossier)]
 
     def record_submission(
@@ -85,6 +99,11 @@ class DocumentsApplication(ServiceApplication):
     def request_declaration(self, dossier_id: UUID) -> Aggregates:
         dossier = self._file(dossier_id)
         dossier.request_declaration()
+        return [dossier]
+
+    def request_documents(self, dossier_id: UUID, kinds: list[str]) -> Aggregates:
+        dossier = self._file(dossier_id)
+        dossier.request_documents(kinds)
         return [dossier]
 
     def record_payment(self, dossier_id: UUID, **payment: Any) -> Aggregates:
@@ -151,41 +170,43 @@ class DocumentsApplication(ServiceApplication):
         self.files.write(document_id, uploads.EXTENSIONS[uploads.PDF], content)
         return describe(document_id, kind, uploads.PDF, content, filename, created_at)
 
-    # Theft declarations sent by the citizen.
+    # Supporting documents sent by the citizen (the theft declaration among them).
 
-    def check_declaration_file(self, content: bytes) -> None:
+    def check_document(self, kind: str, content: bytes) -> None:
+        if kind not in SUPPORTING_KINDS:
+            raise UnknownDocumentKind
         uploads.media_type_of(content, self.max_upload_bytes)
 
-    def awaits_declaration(self, dossier_id: UUID) -> bool:
-        """Whether the news that the dossier awaits a declaration has been received here."""
+    def awaits(self, dossier_id: UUID, kind: str) -> bool:
+        """Whether the news that the dossier awaits this kind of document has been received."""
         try:
-            return self._get(dossier_id).awaiting_declaration
+            return kind in self._get(dossier_id).awaited_kinds
         except DossierNotFound:
             return False
 
-    def upload_declaration(
-        self, dossier_id: UUID, account_id: UUID, content: bytes
+    def upload_document(
+        self, dossier_id: UUID, account_id: UUID, kind: str, content: bytes
     ) -> dict[str, Any]:
         """Store the file and record it; reruns when a consumed event changed the dossier."""
         for _attempt in range(8):
             try:
-                return self._upload_declaration(dossier_id, account_id, content)
+                return self._upload_document(dossier_id, account_id, kind, content)
             except ConcurrentUpload:
                 continue
         raise ConcurrentUpload
 
-    def _upload_declaration(
-        self, dossier_id: UUID, account_id: UUID, content: bytes
+    def _upload_document(
+        self, dossier_id: UUID, account_id: UUID, kind: str, content: bytes
     ) -> dict[str, Any]:
         media_type = uploads.media_type_of(content, self.max_upload_bytes)
         dossier = self._get(dossier_id)
-        dossier.check_accepts_declaration(account_id)
+        dossier.check_accepts(account_id, kind)
         document_id = uuid4()
         extension = uploads.EXTENSIONS[media_type]
         self.files.write(document_id, extension, content)
         document = describe(
-            document_id, DECLARATION, media_type, content,
-            f"declaration-de-vol-{dossier.dossier_number}{extension}",
+            document_id, listed_kind(kind), media_type, content,
+            f"{FILE_NAMES[kind]}-{dossier.dossier_number}{extension}",
             datetime.now(UTC).isoformat(),
         )
         dossier.add_declaration(account_id, document)
@@ -195,6 +216,19 @@ class DocumentsApplication(ServiceApplication):
             self.files.path(document_id, extension).unlink(missing_ok=True)
             raise ConcurrentUpload from None
         return document
+
+    # The theft case as it was first written: the declaration is one kind among the others.
+
+    def check_declaration_file(self, content: bytes) -> None:
+        self.check_document(THEFT_DECLARATION, content)
+
+    def awaits_declaration(self, dossier_id: UUID) -> bool:
+        return self.awaits(dossier_id, THEFT_DECLARATION)
+
+    def upload_declaration(
+        self, dossier_id: UUID, account_id: UUID, content: bytes
+    ) -> dict[str, Any]:
+        return self.upload_document(dossier_id, account_id, THEFT_DECLARATION, content)
 
     # Reading.
 

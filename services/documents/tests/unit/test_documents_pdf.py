@@ -256,3 +256,52 @@ def test_each_dossier_gets_its_own_values_from_a_renderer_used_before(
         assert b"/CreationDate (D:20250303080000Z)" in content
     assert "ZZ-999-ZZ" in cpi and "03/03/2025" in cpi and "03/04/2025" in cpi
     assert "AB-123-CD" not in cpi
+
+
+def mandate_dossier(reason: str = "perte") -> DossierFile:
+    """Paul ROUX asked for Lucie ROUX under a mandate the CERT accepted."""
+    dossier = DossierFile(dossier_id=uuid4())
+    account = uuid4()
+    dossier.record_start(
+        account, "DUP-2025-000456", reason, "mandataire", False,
+        {"plate": "GH-321-JK", "vin": "VF1RFB00X64321987", "make": "RENAULT", "model": "CAPTUR"},
+        {"given_name": "Lucie", "family_name": "ROUX", "address": "27 rue Nationale, 59800 Lille"},
+        "2025-01-31T09:12:00+00:00",
+    )
+    dossier.record_requester({"given_name": "Paul", "family_name": "ROUX"})
+    dossier.record_submission(True, True, "2025-01-31T09:20:00+00:00")
+    dossier.request_documents(["mandat", "piece_identite_titulaire"])
+    for kind in ("mandat", "piece_identite_titulaire"):
+        document_id = uuid4()
+        dossier.add_declaration(account, {
+            "document_id": str(document_id), "kind": kind, "media_type": "application/pdf",
+            "sha256": "0" * 64, "size": 10, "filename": f"{kind}.pdf",
+            "created_at": "2025-01-31T09:22:00+00:00",
+        })
+        dossier.record_review(uuid4(), document_id, accepted=True)
+    dossier.record_payment(
+        uuid4(), "13.76", "EUR", [{"code": "Y4", "label": "Taxe fixe", "amount": "13.76"}],
+        "PSP-8F3A21", "4242", "2025-01-31T09:25:00+00:00",
+    )
+    return dossier
+
+
+def test_a_mandates_cpi_names_the_holder_and_who_asked_under_which_mandate(renderer, pdftotext) -> None:
+    text = flat(pdftotext(renderer.certificate(mandate_dossier(), ISSUED)))
+    holder = text.index("TITULAIRE")
+    assert text.index("ROUX Lucie") > holder
+    assert "Demandée par ROUX Paul, mandataire du titulaire" in text
+    assert "Mandat du titulaire (cerfa n° 13757 ou lettre signée), reçu le 31/01/2025 à 10:22" in text
+
+
+def test_a_mandates_summary_lists_the_documents_the_cert_accepted(renderer, pdftotext) -> None:
+    text = flat(pdftotext(renderer.summary(mandate_dossier(), ISSUED)))
+    assert "ROUX Lucie" in text and "Demandée par ROUX Paul, mandataire du titulaire" in text
+    assert "PIÈCES JUSTIFICATIVES ACCEPTÉES PAR LE CERT" in text
+    assert "Pièce d'identité du titulaire Reçu le 31/01/2025 à 10:22" in text
+    assert "conservez-le" not in text
+
+
+def test_a_damaged_certificates_summary_says_to_keep_it_five_years(renderer, pdftotext) -> None:
+    text = flat(pdftotext(renderer.summary(paid_dossier(reason="deterioration"), ISSUED)))
+    assert "conservez-le" in text and "pendant cinq ans" in text

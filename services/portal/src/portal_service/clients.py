@@ -253,18 +253,22 @@ class Services:
         )
 
     async def upload_declaration(
-        self, token: str, dossier_id: str, filename: str, content: bytes, media_type: str
+        self, token: str, dossier_id: str, filename: str, content: bytes, media_type: str,
+        kind: str = "declaration_vol",
     ) -> httpx.Response:
         """The raw answer: the caller waits while the documents service catches up."""
         return await self.call(
             "documents", "POST", f"/dossiers/{dossier_id}/attachments", token,
-            files={"file": (filename or "declaration", content, media_type)},
+            files={"file": (filename or kind, content, media_type)}, data={"kind": kind},
         )
 
     # --- cert ----------------------------------------------------------------------------
 
-    async def reviews(self, token: str, status: str) -> list[dict[str, Any]]:
-        return await self.json("cert", "GET", "/reviews", token, params={"status": status})
+    async def reviews(
+        self, token: str, status: str, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = {"status": status, **({"kind": kind} if kind else {})}
+        return await self.json("cert", "GET", "/reviews", token, params=params)
 
     async def review(self, token: str, review_id: str) -> dict[str, Any]:
         return await self.json("cert", "GET", f"/reviews/{review_id}", token)

@@ -18,6 +18,40 @@ SPECIAL_CASE = (
     "Le véhicule m'a été cédé mais je ne dispose plus du certificat d'immatriculation pour "
     "l'immatriculer à mon nom"
 )
+SPECIAL_CASE_HINT = (
+    "Vous avez acheté ce véhicule, il n'est pas encore à votre nom et vous n'avez plus son "
+    "certificat d'immatriculation. Vous n'êtes pas titulaire dans le SIV : vous enverrez au "
+    "CERT le certificat de cession (cerfa n° 15776) signé par le vendeur et une copie de votre "
+    "pièce d'identité."
+)
+MANDATE_HINT = (
+    "Si vous agissez pour le titulaire, vous enverrez au CERT le mandat qu'il a signé "
+    "(cerfa n° 13757 ou lettre signée) et une copie de sa pièce d'identité."
+)
+# The supporting documents the CERT reviews, and what the citizen should send for each.
+SUPPORTING_DOCUMENTS = {
+    "declaration_vol": "Déclaration de vol",
+    "mandat": "Mandat signé par le titulaire",
+    "piece_identite_titulaire": "Pièce d'identité du titulaire",
+    "piece_identite_demandeur": "Votre pièce d'identité",
+    "certificat_cession": "Certificat de cession",
+}
+SUPPORTING_HINTS = {
+    "declaration_vol": "Le récépissé de la déclaration faite au commissariat de police ou à la "
+    "brigade de gendarmerie.",
+    "mandat": "Le formulaire cerfa n° 13757 ou une lettre, daté et signé par le titulaire, qui "
+    "vous autorise à faire cette demande pour lui.",
+    "piece_identite_titulaire": "Une copie lisible, recto et verso, de la carte d'identité, du "
+    "passeport ou du titre de séjour du titulaire du certificat.",
+    "piece_identite_demandeur": "Une copie lisible, recto et verso, de votre carte d'identité, "
+    "de votre passeport ou de votre titre de séjour.",
+    "certificat_cession": "Le formulaire cerfa n° 15776, rempli et signé par le vendeur et par "
+    "vous au moment de la vente.",
+}
+DAMAGED_CERTIFICATE = (
+    "Conservez votre certificat d'immatriculation détérioré : l'ANTS demande de le garder "
+    "pendant cinq ans."
+)
 SWORN_STATEMENT = (
     "J'atteste sur l'honneur l'exactitude des informations déclarées dans cette demande."
 )
@@ -36,6 +70,7 @@ DOCUMENT_KINDS = {
     "cpi": "Certificat provisoire d'immatriculation",
     "recapitulatif": "Récapitulatif de la demande",
     "declaration": "Déclaration de vol",
+    **{kind: label for kind, label in SUPPORTING_DOCUMENTS.items() if kind != "declaration_vol"},
 }
 ACCEPTED_UPLOADS = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 ACCEPTED_UPLOADS_TEXT = "PDF, JPEG ou PNG"

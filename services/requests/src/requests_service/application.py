@@ -23,6 +23,7 @@ from requests_service.domain.dossier import Dossier, VehicleLock, check_choices
 from requests_service.domain.errors import (
     Busy,
     DossierNotFound,
+    InvalidRequest,
     NotHolder,
     RequestAlreadyOpen,
     TooEarly,
@@ -88,7 +89,7 @@ class RequestsApplication(ServiceApplication):
                 "des véhicules (SIV). Vérifiez le numéro.",
                 field="plate",
             )
-        check_requester(vehicle, person, given_name, family_name)
+        check_requester(vehicle, person, special_case, given_name, family_name)
         for attempt in range(MAX_ATTEMPTS):
             lock = self.vehicle_lock(plate)
             if lock.open_dossier_id is not None:
@@ -97,7 +98,10 @@ class RequestsApplication(ServiceApplication):
                     "Reprenez-la depuis votre panier.",
                     field="plate",
                 )
-            dossier = new_dossier(account_id, reason, person, special_case, vehicle)
+            dossier = new_dossier(
+                account_id, reason, person, special_case, vehicle,
+                {"given_name": given_name, "family_name": family_name},
+            )
             lock.claim(dossier.id)
             try:
                 self.save(dossier, lock)
@@ -119,7 +123,7 @@ class RequestsApplication(ServiceApplication):
     def submit(self, dossier_id: UUID) -> Dossier:
         dossier = self.get_dossier(dossier_id)
         dossier.submit()
-        if not dossier.needs_theft_declaration:
+        if not dossier.needs_documents:
             dossier.make_payable(self.amount_due())
         self.save(dossier)
         return dossier
@@ -142,9 +146,9 @@ class RequestsApplication(ServiceApplication):
         self.save(dossier)
         return dossier.messages[-1]
 
-    def has_declaration(self, dossier_id: UUID, document_id: UUID) -> bool:
+    def has_document(self, dossier_id: UUID, document_id: UUID) -> bool:
         """Whether this document's upload has reached the dossier (DeclarationUploaded)."""
-        return str(document_id) in self.get_dossier(dossier_id).declaration_documents
+        return str(document_id) in self.get_dossier(dossier_id).document_kinds
 
     # --- reading -------------------------------------------------------------------------
 
@@ -210,22 +214,27 @@ class RequestsApplication(ServiceApplication):
     # applies it after the dossier's next change.
 
     @parked_while_too_early
-    def on_declaration_uploaded(self, dossier_id: UUID, document_id: UUID, sha256: str, media_type: str) -> list[Any]:
+    def on_document_uploaded(
+        self, dossier_id: UUID, kind: str, document_id: UUID, sha256: str, media_type: str
+    ) -> list[Any]:
         dossier = self.get_dossier(dossier_id)
-        return [dossier] if dossier.receive_declaration(str(document_id), sha256, media_type) else []
+        changed = dossier.receive_document(kind, str(document_id), sha256, media_type)
+        return [dossier] if changed else []
 
     @parked_while_too_early
     def on_attachment_rejected(self, dossier_id: UUID, review_id: UUID, document_id: UUID, reason: str, note: str) -> list[Any]:
         dossier = self.get_dossier(dossier_id)
-        changed = dossier.reject_declaration(str(review_id), str(document_id), reason, note)
+        changed = dossier.reject_document(str(review_id), str(document_id), reason, note)
         return [dossier] if changed else []
 
     @parked_while_too_early
     def on_attachment_accepted(self, dossier_id: UUID, review_id: UUID, document_id: UUID, note: str) -> list[Any]:
+        """Payable once the CERT accepted every required document."""
         dossier = self.get_dossier(dossier_id)
-        if not dossier.accept_declaration(str(review_id), str(document_id), note):
+        if not dossier.accept_document(str(review_id), str(document_id), note):
             return []
-        dossier.make_payable(self.amount_due())
+        if not dossier.needs_documents:
+            dossier.make_payable(self.amount_due())
         return [dossier]
 
     def on_agent_message(self, dossier_id: UUID, message_id: UUID, author_id: UUID, text: str) -> list[Any]:
@@ -250,27 +259,41 @@ class RequestsApplication(ServiceApplication):
         return [dossier, lock]
 
 
-def check_requester(vehicle: VehicleRecord, person: str, given_name: str, family_name: str) -> None:
-    if person == "titulaire" and vehicle.holder.is_named(given_name, family_name):
-        return
-    if person == "cotitulaire" and any(p.is_named(given_name, family_name) for p in vehicle.co_holders):
+def check_requester(
+    vehicle: VehicleRecord, person: str, special_case: bool, given_name: str, family_name: str
+) -> None:
+    """Who may ask. A mandataire or a buyer is not the holder in the SIV: the documents the
+    CERT reviews (mandate, certificat de cession, identity documents) take the holder
+    check's place."""
+    is_holder = vehicle.holder.is_named(given_name, family_name)
+    is_co_holder = any(p.is_named(given_name, family_name) for p in vehicle.co_holders)
+    if special_case:
+        if is_holder or is_co_holder:
+            raise InvalidRequest(
+                f"Selon le SIV, le véhicule {vehicle.plate} est déjà à votre nom : le cas "
+                "particulier « Le véhicule m'a été cédé » concerne l'acheteur d'un véhicule "
+                "qui n'est pas encore immatriculé à son nom. Décochez-le.",
+                field="special_case",
+            )
         return
     if person == "mandataire":
-        raise NotHolder(
-            "La demande par un mandataire n'est pas encore possible en ligne : le titulaire du "
-            "certificat doit faire la demande depuis son propre espace.",
-            field="person",
-        )
+        return
+    if person == "titulaire" and is_holder:
+        return
+    if person == "cotitulaire" and is_co_holder:
+        return
     role = "titulaire" if person == "titulaire" else "co-titulaire"
     raise NotHolder(
         f"Selon le SIV, vous n'êtes pas {role} du certificat d'immatriculation du véhicule "
-        f"{vehicle.plate}. Seul le titulaire ou un co-titulaire peut demander un duplicata.",
+        f"{vehicle.plate}. Seul le titulaire ou un co-titulaire peut demander un duplicata, "
+        "ou un mandataire pour son compte.",
         field="person",
     )
 
 
 def new_dossier(
-    account_id: UUID, reason: str, person: str, special_case: bool, vehicle: VehicleRecord
+    account_id: UUID, reason: str, person: str, special_case: bool, vehicle: VehicleRecord,
+    requester: dict[str, str],
 ) -> Dossier:
     dossier_id = uuid4()
     dossier = Dossier(
@@ -290,5 +313,6 @@ def new_dossier(
         },
         theft_recorded_in_siv=vehicle.theft_of_title_recorded,
         started_at=datetime.now(UTC).isoformat(),
+        requester=requester,
     )
     return dossier

@@ -89,14 +89,14 @@ def test_the_iterative_theft_loop(app: RequestsApplication) -> None:
     app.declare(dossier.id, True, True)
     app.submit(dossier.id)
     first_doc, second_doc, review1, review2 = uuid4(), uuid4(), uuid4(), uuid4()
-    app.save(*app.on_declaration_uploaded(dossier.id, first_doc, "a" * 64, "application/pdf"))
+    app.save(*app.on_document_uploaded(dossier.id, "declaration_vol", first_doc, "a" * 64, "application/pdf"))
     assert app.get_dossier(dossier.id).status == "under_review"
     app.save(*app.on_attachment_rejected(dossier.id, review1, first_doc, "illisible", "Document illisible"))
     rejected = app.get_dossier(dossier.id)
     assert rejected.status == "awaiting_declaration"
     assert rejected.latest_cert_note["note"] == "Document illisible"
     assert app.on_attachment_rejected(dossier.id, review1, first_doc, "illisible", "x") == []
-    app.save(*app.on_declaration_uploaded(dossier.id, second_doc, "b" * 64, "image/png"))
+    app.save(*app.on_document_uploaded(dossier.id, "declaration_vol", second_doc, "b" * 64, "image/png"))
     app.save(*app.on_attachment_accepted(dossier.id, review2, second_doc, ""))
     assert app.get_dossier(dossier.id).status == "ready_for_payment"
 

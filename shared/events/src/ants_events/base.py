@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 CE_TYPE_PREFIX = "fr.ants"
+
+# The supporting documents a dossier may require, each reviewed by the CERT: the police theft
+# declaration, the mandate (cerfa 13757 or a signed letter), the holder's identity document
+# (mandate), the requester's identity document and the certificat de cession (cerfa 15776)
+# when the vehicle was sold to the requester.
+SupportingDocumentKind = Literal[
+    "declaration_vol", "mandat", "piece_identite_titulaire", "piece_identite_demandeur",
+    "certificat_cession",
+]
+THEFT_DECLARATION: SupportingDocumentKind = "declaration_vol"
 
 
 class IntegrationEvent(BaseModel):

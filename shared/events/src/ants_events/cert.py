@@ -3,7 +3,7 @@
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from ants_events.base import IntegrationEvent
+from ants_events.base import IntegrationEvent, SupportingDocumentKind
 
 RejectionReason = Literal["illisible", "incomplet", "non_conforme", "autre"]
 
@@ -29,6 +29,41 @@ class AttachmentAcceptedV1(CertEvent):
 
     review_id: UUID
     document_id: UUID
+    agent_id: UUID
+    note: str = ""
+
+
+class AttachmentRejectedV2(CertEvent):
+    """The CERT rejected a supporting document, with the kind of that document.
+
+    Published for every kind but the theft declaration, whose decisions keep their v1
+    contract (v1 consumers take every decision for one on a theft declaration); a consumer
+    of v2 reads a v1 record as kind `declaration_vol`.
+    """
+
+    type_name: ClassVar[str] = "AttachmentRejected"
+    version: ClassVar[int] = 2
+
+    review_id: UUID
+    document_id: UUID
+    kind: SupportingDocumentKind
+    agent_id: UUID
+    reason: RejectionReason
+    note: str
+
+
+class AttachmentAcceptedV2(CertEvent):
+    """The CERT accepted a supporting document, with the kind of that document.
+
+    Published for every kind but the theft declaration (see AttachmentRejectedV2).
+    """
+
+    type_name: ClassVar[str] = "AttachmentAccepted"
+    version: ClassVar[int] = 2
+
+    review_id: UUID
+    document_id: UUID
+    kind: SupportingDocumentKind
     agent_id: UUID
     note: str = ""
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from ants_events.base import IntegrationEvent
+from ants_events.base import IntegrationEvent, SupportingDocumentKind
 
 DocumentKind = Literal["cpi", "recapitulatif", "declaration"]
 
@@ -40,3 +40,22 @@ class CertificateIssuedV1(DocumentsEvent):
     certificate_number: str
     valid_until: date
     documents: tuple[DocumentRef, ...]
+
+
+class DeclarationUploadedV2(DocumentsEvent):
+    """A supporting document sent by the citizen for a dossier, with its kind.
+
+    Published for every kind but the theft declaration, whose uploads keep their v1 contract
+    so that v1 consumers (which take every upload for a theft declaration) keep working; a
+    consumer of v2 reads a v1 record as kind `declaration_vol`.
+    """
+
+    type_name: ClassVar[str] = "DeclarationUploaded"
+    version: ClassVar[int] = 2
+
+    document_id: UUID
+    account_id: UUID
+    kind: SupportingDocumentKind
+    sha256: str
+    media_type: str
+    size: int

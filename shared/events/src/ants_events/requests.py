@@ -6,11 +6,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from ants_events.base import AmountDue, IntegrationEvent
+from ants_events.base import AmountDue, IntegrationEvent, SupportingDocumentKind
 
 Reason = Literal["perte", "vol", "deterioration"]
 Person = Literal["titulaire", "cotitulaire", "mandataire"]
 NextStep = Literal["payment", "theft_declaration"]
+NextStepV2 = Literal["payment", "theft_declaration", "documents"]
 
 
 class Vehicle(BaseModel):
@@ -31,6 +32,15 @@ class Holder(BaseModel):
     address: str = ""
 
 
+class Requester(BaseModel):
+    """Who asked, when it is not necessarily the holder (a mandataire, a buyer)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    given_name: str
+    family_name: str
+
+
 class RequestsEvent(IntegrationEvent):
     producer: ClassVar[str] = "requests"
 
@@ -47,6 +57,8 @@ class RequestStartedV1(RequestsEvent):
     special_case: bool
     vehicle: Vehicle
     holder: Holder
+    # Added later, optional: the account holder who asked (absent from older records).
+    requester: Requester | None = None
 
 
 class RequestSubmittedV1(RequestsEvent):
@@ -58,11 +70,42 @@ class RequestSubmittedV1(RequestsEvent):
     next_step: NextStep
 
 
+class RequestSubmittedV2(RequestsEvent):
+    """The declarations were ticked and the request validated; what happens next.
+
+    Published only when the next step is `documents` (supporting documents other than the
+    theft declaration are awaited: DocumentsRequested follows and lists them), which v1
+    cannot say: the loss and theft cases keep
+    publishing v1, so v1 consumers see them as before. A consumer of v2 also reads v1.
+    """
+
+    type_name: ClassVar[str] = "RequestSubmitted"
+    version: ClassVar[int] = 2
+
+    account_id: UUID
+    sworn_statement: bool
+    legal_terms: bool
+    next_step: NextStepV2
+
+
 class TheftDeclarationRequestedV1(RequestsEvent):
     type_name: ClassVar[str] = "TheftDeclarationRequested"
 
     account_id: UUID
     plate: str
+
+
+class DocumentsRequestedV1(RequestsEvent):
+    """The dossier is on hold until the CERT accepts these supporting documents.
+
+    Lists the kinds other than the theft declaration, which keeps its own
+    TheftDeclarationRequested (published beside this event when both are needed).
+    """
+
+    type_name: ClassVar[str] = "DocumentsRequested"
+
+    account_id: UUID
+    kinds: tuple[SupportingDocumentKind, ...]
 
 
 class RequestReadyForPaymentV1(RequestsEvent):

@@ -1,4 +1,4 @@
-"""The Review aggregate: one police theft declaration checked by a CERT agent, decided once."""
+"""The Review aggregate: one supporting document checked by a CERT agent, decided once."""
 
 from __future__ import annotations
 
@@ -34,6 +34,11 @@ CLOSE_REASONS = {
     "superseded": "le demandeur a envoyé un document plus récent",
 }
 MAX_TEXT_LENGTH = 4000
+THEFT_DECLARATION = "declaration_vol"
+DOCUMENT_KINDS = (
+    THEFT_DECLARATION, "mandat", "piece_identite_titulaire", "piece_identite_demandeur",
+    "certificat_cession",
+)
 
 
 def now() -> str:
@@ -57,7 +62,7 @@ def check_reason(reason: str) -> None:
 
 
 class Review(Aggregate):
-    """Opened when a declaration arrives; claimed by one agent; accepted or rejected once.
+    """Opened when a supporting document arrives; claimed by one agent; accepted or rejected once.
 
     Its id derives from the document id (see the application), so a second delivery of the
     same upload cannot open a second review.
@@ -71,7 +76,31 @@ class Review(Aggregate):
     class Created(Event, Aggregate.Created):
         TOPIC = "cert:Review.Created"
 
-    @event("Opened", topic="cert:Review.Opened")
+    # Version 2 of the state and of these events carries the document's kind: a review
+    # stored before supporting documents of other kinds existed was of a theft declaration.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["kind"] = THEFT_DECLARATION
+
+    class Opened(Created):
+        TOPIC = "cert:Review.Opened"
+        class_version = 2
+        dossier_id: UUID
+        document_id: UUID
+        account_id: UUID
+        sha256: str
+        media_type: str
+        size: int
+        uploaded_at: str
+        kind: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["kind"] = THEFT_DECLARATION
+
+    @event(Opened)
     def __init__(
         self,
         id: UUID,
@@ -82,7 +111,9 @@ class Review(Aggregate):
         media_type: str,
         size: int,
         uploaded_at: str,
+        kind: str,
     ) -> None:
+        self.kind = kind
         self.dossier_id = dossier_id
         self.document_id = document_id
         self.account_id = account_id
@@ -117,12 +148,28 @@ class Review(Aggregate):
         self.claim(agent_id, agent_name)
         self._rejected(
             dossier_id=self.dossier_id, document_id=self.document_id, agent_id=agent_id,
-            reason=reason, note=note, at=now(),
+            reason=reason, note=note, at=now(), kind=self.kind,
         )
 
-    @event("Rejected", topic="cert:Review.Rejected")
+    class Rejected(Event):
+        TOPIC = "cert:Review.Rejected"
+        class_version = 2
+        dossier_id: UUID
+        document_id: UUID
+        agent_id: UUID
+        reason: str
+        note: str
+        at: str
+        kind: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["kind"] = THEFT_DECLARATION
+
+    @event(Rejected)
     def _rejected(
-        self, dossier_id: UUID, document_id: UUID, agent_id: UUID, reason: str, note: str, at: str
+        self, dossier_id: UUID, document_id: UUID, agent_id: UUID, reason: str, note: str,
+        at: str, kind: str,
     ) -> None:
         self.status = "rejected"
         self.decision = {
@@ -138,12 +185,26 @@ class Review(Aggregate):
         self.claim(agent_id, agent_name)
         self._accepted(
             dossier_id=self.dossier_id, document_id=self.document_id, agent_id=agent_id,
-            note=note, at=now(),
+            note=note, at=now(), kind=self.kind,
         )
 
-    @event("Accepted", topic="cert:Review.Accepted")
+    class Accepted(Event):
+        TOPIC = "cert:Review.Accepted"
+        class_version = 2
+        dossier_id: UUID
+        document_id: UUID
+        agent_id: UUID
+        note: str
+        at: str
+        kind: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["kind"] = THEFT_DECLARATION
+
+    @event(Accepted)
     def _accepted(
-        self, dossier_id: UUID, document_id: UUID, agent_id: UUID, note: str, at: str
+        self, dossier_id: UUID, document_id: UUID, agent_id: UUID, note: str, at: str, kind: str
     ) -> None:
         self.status = "accepted"
         self.decision = {

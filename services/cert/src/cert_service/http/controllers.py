@@ -13,8 +13,8 @@ from msgspec import Struct
 from ants_runtime.auth import Principal
 from ants_runtime.http import NON_BLANK, Forbidden, error_responses, rule
 from cert_service.application import Agent, CertApplication
-from cert_service.domain.review import MAX_TEXT_LENGTH, REJECTION_REASONS
-from cert_service.http.views import review_view
+from cert_service.domain.review import DOCUMENT_KINDS, MAX_TEXT_LENGTH, REJECTION_REASONS
+from cert_service.http.views import DOCUMENT_LABELS, review_view
 from cert_service.queue import STATUS_FILTERS
 
 CERT_ONLY = "Cet espace est réservé aux agents du CERT."
@@ -60,14 +60,20 @@ class ReviewsController(Controller):
     tags = ["reviews"]
 
     @get(
-        "/", summary="The queue, oldest first", responses=error_responses(400, 401, 403, 422, why=WHY),
+        "/", summary="The queue, oldest first; each review says the kind of its document",
+        responses=error_responses(400, 401, 403, 422, why=WHY),
     )
     async def queue(
         self, principal: Principal, cert: CertApplication,
         status: Annotated[str, Parameter(schema_extra={"enum": list(STATUS_FILTERS)})] = "pending",
+        kind: Annotated[str | None, Parameter(
+            description="Only the reviews of this kind of supporting document.",
+            schema_extra={"enum": list(DOCUMENT_KINDS)},
+        )] = None,
     ) -> list[dict[str, Any]]:
         reader(principal)
-        return await asyncio.to_thread(cert.reviews, status)
+        rows = await asyncio.to_thread(cert.reviews, status, kind)
+        return [{**row, "kind_label": DOCUMENT_LABELS.get(row["kind"])} for row in rows]
 
     @get(
         "/{review_id:uuid}", summary="One review: document, dossier facts, thread, decisions",

@@ -10,6 +10,14 @@ from cert_service.domain.dossier_file import PERSONS, REASONS, DossierFile
 from cert_service.domain.review import CLOSE_REASONS, REJECTION_REASONS, STATUS_LABELS, Review
 
 DOCUMENTS_PATH = "/documents/{document_id}"  # served by the documents service, same token
+# The supporting documents as the agents name them.
+DOCUMENT_LABELS = {
+    "declaration_vol": "Déclaration de vol",
+    "mandat": "Mandat (cerfa n° 13757 ou lettre signée)",
+    "piece_identite_titulaire": "Pièce d'identité du titulaire",
+    "piece_identite_demandeur": "Pièce d'identité du demandeur",
+    "certificat_cession": "Certificat de cession (cerfa n° 15776)",
+}
 
 
 def review_view(file: ReviewFile) -> dict[str, Any]:
@@ -17,6 +25,8 @@ def review_view(file: ReviewFile) -> dict[str, Any]:
     return {
         "review_id": str(review.id),
         "dossier_id": str(review.dossier_id),
+        "kind": review.kind,
+        "kind_label": DOCUMENT_LABELS.get(review.kind),
         "status": review.status,
         "status_label": STATUS_LABELS[review.status],
         "claimed_by": str(review.claimed_by) if review.claimed_by else None,
@@ -38,6 +48,8 @@ def review_view(file: ReviewFile) -> dict[str, Any]:
 def document_view(review: Review) -> dict[str, Any]:
     return {
         "document_id": str(review.document_id),
+        "kind": review.kind,
+        "kind_label": DOCUMENT_LABELS.get(review.kind),
         "media_type": review.media_type,
         "sha256": review.sha256,
         "size": review.size,
@@ -72,6 +84,7 @@ def decision_view(review: Review) -> dict[str, Any] | None:
     return {
         "review_id": str(review.id),
         "document_id": str(review.document_id),
+        "kind": review.kind,
         **review.decision,
         "reason_label": REJECTION_REASONS.get(reason) if reason else None,
     }
@@ -91,6 +104,7 @@ def thread_view(file: DossierFile, reviews: list[Review]) -> list[dict[str, Any]
                 "kind": "decision", "message_id": None, "author_role": "cert_agent",
                 "author_id": decision["agent_id"], "author_name": decision["agent_name"],
                 "text": decision["note"], "document_id": str(review.document_id),
+                "document_kind": review.kind,
                 "at": decision["at"], "decision": decision["decision"],
                 "reason": decision["reason"],
             })

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ants_events import documents, requests
+from ants_events.base import THEFT_DECLARATION
 from ants_runtime.inbound import InboundEvents
 from cert_service.application import CertApplication
 
@@ -15,10 +16,17 @@ def register(inbound: InboundEvents, app: CertApplication) -> None:
             e.vehicle.model_dump(mode="json"), e.holder.model_dump(mode="json"),
         ),
     )
-    inbound.on(
+    inbound.on(  # v1: every upload was a theft declaration
         documents.DeclarationUploadedV1,
-        lambda e: app.on_declaration_uploaded(
-            e.dossier_id, e.document_id, e.account_id, e.sha256, e.media_type, e.size,
+        lambda e: app.on_document_uploaded(
+            e.dossier_id, THEFT_DECLARATION, e.document_id, e.account_id, e.sha256,
+            e.media_type, e.size, e.occurred_at,
+        ),
+    )
+    inbound.on(
+        documents.DeclarationUploadedV2,
+        lambda e: app.on_document_uploaded(
+            e.dossier_id, e.kind, e.document_id, e.account_id, e.sha256, e.media_type, e.size,
             e.occurred_at,
         ),
     )

@@ -11,8 +11,29 @@ from eventsourcing.domain import Aggregate, event
 CPI = "cpi"
 SUMMARY = "recapitulatif"
 DECLARATION = "declaration"
-# Staff who review or audit theft declarations; they never download a citizen's CPI.
+# The supporting documents the CERT reviews (codes of the public contracts). A theft
+# declaration is listed with the kind `declaration`, as it always was; the others with their
+# code.
+THEFT_DECLARATION = "declaration_vol"
+SUPPORTING_KINDS = (
+    THEFT_DECLARATION, "mandat", "piece_identite_titulaire", "piece_identite_demandeur",
+    "certificat_cession",
+)
+# Staff who review or audit supporting documents; they never download a citizen's CPI.
 STAFF_ROLES = ("cert_agent", "auditor")
+
+
+def listed_kind(supporting_kind: str) -> str:
+    """The kind a supporting document is listed and stored under."""
+    return DECLARATION if supporting_kind == THEFT_DECLARATION else supporting_kind
+
+
+def supporting_kind(document: dict[str, Any]) -> str | None:
+    """The supporting document kind of a stored document; None for the CPI and summary."""
+    kind = document["kind"]
+    if kind == DECLARATION:
+        return THEFT_DECLARATION
+    return kind if kind in SUPPORTING_KINDS else None
 
 
 class DocumentsError(Exception):
@@ -40,8 +61,21 @@ class AccessDenied(DocumentsError):
 
 
 class NotAwaitingDeclaration(DocumentsError):
+    def __init__(self, kind: str = THEFT_DECLARATION) -> None:
+        if kind == THEFT_DECLARATION:
+            super().__init__("Ce dossier n'attend pas de déclaration de vol.")
+        else:
+            super().__init__(
+                f"Ce dossier n'attend pas de pièce « {kind} » : envoyez l'une des pièces "
+                "justificatives demandées."
+            )
+
+
+class UnknownDocumentKind(DocumentsError):
     def __init__(self) -> None:
-        super().__init__("Ce dossier n'attend pas de déclaration de vol.")
+        super().__init__(
+            "Type de pièce inconnu. Types acceptés : " + ", ".join(SUPPORTING_KINDS) + "."
+        )
 
 
 class DossierCancelled(DocumentsError):
@@ -100,7 +134,9 @@ class DossierFile(Aggregate):
         self.started_at = ""
         self.submission: dict[str, Any] | None = None
         self.payment: dict[str, Any] | None = None
-        self.awaiting_declaration = False
+        self.requester: dict[str, Any] | None = None
+        self.awaited_kinds: list[str] = []  # supporting documents the citizen may send now
+        self.accepted_documents: list[str] = []
         self.reviews: list[str] = []
         self.documents: list[dict[str, Any]] = []
         self.certificate: dict[str, Any] | None = None
@@ -145,6 +181,14 @@ class DossierFile(Aggregate):
         self.holder = holder
         self.started_at = started_at
 
+    def record_requester(self, requester: dict[str, Any] | None) -> None:
+        if requester and self.requester is None:
+            self._requester_recorded(requester)
+
+    @event("RequesterRecorded", topic="documents:DossierFile.RequesterRecorded")
+    def _requester_recorded(self, requester: dict[str, Any]) -> None:
+        self.requester = requester
+
     def record_submission(
         self, sworn_statement: bool, legal_terms: bool, submitted_at: str
     ) -> None:
@@ -165,7 +209,30 @@ class DossierFile(Aggregate):
 
     @event("DeclarationRequested", topic="documents:DossierFile.DeclarationRequested")
     def _declaration_requested(self) -> None:
-        self.awaiting_declaration = True
+        self._await(THEFT_DECLARATION)
+
+    def request_documents(self, kinds: list[str]) -> None:
+        """Idempotent: a kind already asked for (awaited or sent) is not asked again."""
+        new = [k for k in kinds if k not in self.awaited_kinds and not self.documents_of_kind(k)]
+        if new and self.certificate is None and not self.cancelled:
+            self._documents_requested(new)
+
+    @event("DocumentsRequested", topic="documents:DossierFile.DocumentsRequested")
+    def _documents_requested(self, kinds: list[str]) -> None:
+        for kind in kinds:
+            self._await(kind)
+
+    def _await(self, kind: str) -> None:
+        if kind not in self.awaited_kinds:
+            self.awaited_kinds.append(kind)
+
+    def _stop_awaiting(self, kind: str | None) -> None:
+        if kind in self.awaited_kinds:
+            self.awaited_kinds.remove(kind)
+
+    @property
+    def awaiting_declaration(self) -> bool:
+        return THEFT_DECLARATION in self.awaited_kinds
 
     def record_payment(
         self, payment_id: UUID, amount: str, currency: str, lines: list[dict[str, str]],
@@ -191,10 +258,13 @@ class DossierFile(Aggregate):
         }
 
     def record_review(self, review_id: UUID, document_id: UUID, accepted: bool) -> None:
-        """The CERT's verdict on a declaration. Only a verdict on the latest one reopens upload."""
+        """The CERT's verdict on a supporting document. Only a verdict on the latest one of its
+        kind reopens upload (the event names date from when theft declarations were the only
+        kind)."""
         if str(review_id) in self.reviews:
             return
-        latest = self.latest_declaration
+        kind = self.kind_of(document_id)
+        latest = self.latest_of_kind(kind) if kind else None
         about_latest = latest is None or latest["document_id"] == str(document_id)
         if accepted:
             self._declaration_accepted(review_id, document_id)
@@ -204,13 +274,14 @@ class DossierFile(Aggregate):
     @event("DeclarationAccepted", topic="documents:DossierFile.DeclarationAccepted")
     def _declaration_accepted(self, review_id: UUID, document_id: UUID) -> None:
         self.reviews.append(str(review_id))
-        self.awaiting_declaration = False
+        self.accepted_documents.append(str(document_id))
+        self._stop_awaiting(self.kind_of(document_id) or THEFT_DECLARATION)
 
     @event("DeclarationRejected", topic="documents:DossierFile.DeclarationRejected")
     def _declaration_rejected(self, review_id: UUID, document_id: UUID, reopens: bool) -> None:
         self.reviews.append(str(review_id))
         if reopens:
-            self.awaiting_declaration = True
+            self._await(self.kind_of(document_id) or THEFT_DECLARATION)
 
     def record_cancellation(self, cancelled_at: str) -> None:
         """The request was cancelled: no document is taken any more. Recorded once."""
@@ -220,24 +291,25 @@ class DossierFile(Aggregate):
     @event("Cancelled", topic="documents:DossierFile.Cancelled")
     def _cancelled(self, cancelled_at: str) -> None:
         self.cancelled = True
-        self.awaiting_declaration = False
+        self.awaited_kinds = []
 
     # What this service produces.
 
-    def check_accepts_declaration(self, account_id: UUID) -> None:
+    def check_accepts(self, account_id: UUID, kind: str) -> None:
         if not self.is_started:
             raise DossierNotFound
         if account_id != self.account_id:
             raise AccessDenied
         if self.cancelled:
             raise DossierCancelled
-        if not self.awaiting_declaration:
-            raise NotAwaitingDeclaration
+        if kind not in self.awaited_kinds:
+            raise NotAwaitingDeclaration(kind)
 
     @event("DeclarationUploaded", topic="documents:DossierFile.DeclarationUploaded")
     def add_declaration(self, account_id: UUID, document: dict[str, Any]) -> None:
+        """A supporting document of any kind (the document says which)."""
         self.documents.append(document)
-        self.awaiting_declaration = False
+        self._stop_awaiting(supporting_kind(document))
 
     @event("CertificateIssued", topic="documents:DossierFile.CertificateIssued")
     def issue_certificate(
@@ -250,12 +322,23 @@ class DossierFile(Aggregate):
             "valid_until": valid_until,
         }
         self.documents.extend(documents)
-        self.awaiting_declaration = False
+        self.awaited_kinds = []
+
+    def documents_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [d for d in self.documents if supporting_kind(d) == kind]
+
+    def latest_of_kind(self, kind: str) -> dict[str, Any] | None:
+        sent = self.documents_of_kind(kind)
+        return sent[-1] if sent else None
+
+    def kind_of(self, document_id: UUID | str) -> str | None:
+        found = [d for d in self.documents if d["document_id"] == str(document_id)]
+        return supporting_kind(found[0]) if found else None
 
     @property
-    def latest_declaration(self) -> dict[str, Any] | None:
-        declarations = [d for d in self.documents if d["kind"] == DECLARATION]
-        return declarations[-1] if declarations else None
+    def accepted_supporting_documents(self) -> list[dict[str, Any]]:
+        """The supporting documents the CERT accepted, in the order they were sent."""
+        return [d for d in self.documents if d["document_id"] in self.accepted_documents]
 
     def document(self, document_id: UUID) -> dict[str, Any]:
         for document in self.documents:
@@ -272,10 +355,10 @@ class DossierFile(Aggregate):
             raise AccessDenied
 
     def check_can_read(self, reader: Reader, document: dict[str, Any]) -> None:
-        """The owner reads everything; CERT agents and auditors read theft declarations only."""
+        """The owner reads everything; CERT agents and auditors read supporting documents only."""
         if reader.account_id == self.account_id:
             return
-        if not (reader.is_staff and document["kind"] == DECLARATION):
+        if not (reader.is_staff and supporting_kind(document) is not None):
             raise AccessDenied
 
 

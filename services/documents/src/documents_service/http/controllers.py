@@ -19,7 +19,12 @@ from ants_runtime.auth import Principal
 from ants_runtime.http import error_body, error_responses
 from ants_runtime.service import ServiceRuntime
 from documents_service.application import DocumentsApplication
-from documents_service.domain.model import CertificateNotFound, Reader
+from documents_service.domain.model import (
+    SUPPORTING_KINDS,
+    THEFT_DECLARATION,
+    CertificateNotFound,
+    Reader,
+)
 from documents_service.domain.uploads import FileTooLarge, NoFile
 from documents_service.http import pages
 
@@ -37,6 +42,7 @@ class DocumentView(Struct):
 class DeclarationReceived(Struct):
     document_id: UUID
     sha256: str
+    kind: str
 
 
 class VerificationView(Struct):
@@ -81,10 +87,11 @@ def body_too_large(request: Request[Any, Any, Any], _: RequestEntityTooLarge) ->
 WHY = {
     403: "Not the caller's dossier or document (declarations: also CERT agents and auditors)",
     404: "No such dossier or document",
-    409: "The dossier does not await a theft declaration (or was cancelled), or another "
+    409: "The dossier does not await a document of that kind (or was cancelled), or another "
     "upload is under way",
     413: "The file is larger than the service accepts",
-    422: "No file, or a file that is not a PDF, JPEG or PNG the service can accept",
+    422: "No file, an unknown kind, or a file that is not a PDF, JPEG or PNG the service can "
+    "accept",
     503: "The dossier's news is still on its way: retry after the Retry-After header",
 }
 
@@ -107,10 +114,14 @@ class DossierDocumentsController(Controller):
     @post(
         "/attachments",
         status_code=201,
-        summary="Send the police theft declaration (PDF, JPEG or PNG) while the dossier awaits it",
+        summary="Send a supporting document (PDF, JPEG or PNG) while the dossier awaits it",
+        description="Form fields: `file`, and `kind`, one of " + ", ".join(
+            f"`{k}`" for k in SUPPORTING_KINDS
+        ) + " (`declaration_vol` when absent, as theft-case clients have always sent it). "
+        "The dossier's `required_documents` (requests service) says which kinds it awaits.",
         responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503, why=WHY),
     )
-    async def upload_declaration(
+    async def upload_document(
         self,
         dossier_id: UUID,
         principal: Principal,
@@ -121,15 +132,14 @@ class DossierDocumentsController(Controller):
         upload = data.get("file")
         if not isinstance(upload, UploadFile):
             raise NoFile
+        kind = str(data.get("kind") or THEFT_DECLARATION).strip()
         content = await upload.read()
-        documents.check_declaration_file(content)  # input before state
-        await runtime.wait_for_fact(
-            dossier_id, lambda: documents.awaits_declaration(dossier_id)
-        )
+        documents.check_document(kind, content)  # input before state
+        await runtime.wait_for_fact(dossier_id, lambda: documents.awaits(dossier_id, kind))
         document = await asyncio.to_thread(
-            documents.upload_declaration, dossier_id, principal.account_id, content
+            documents.upload_document, dossier_id, principal.account_id, kind, content
         )
-        return DeclarationReceived(UUID(document["document_id"]), document["sha256"])
+        return DeclarationReceived(UUID(document["document_id"]), document["sha256"], kind)
 
 
 class DocumentsController(Controller):
@@ -138,7 +148,8 @@ class DocumentsController(Controller):
 
     @get(
         "/{document_id:uuid}",
-        summary="Download a document (CPI and summary: owner only; declarations: owner and staff)",
+        summary="Download a document (CPI and summary: owner only; supporting documents: owner "
+        "and staff)",
         media_type="application/octet-stream",
         responses=error_responses(400, 401, 403, 404, why=WHY),
     )

@@ -6,12 +6,19 @@ dossier id besides: the dossier file records each fact once (see DossierFile).
 
 from __future__ import annotations
 
-from ants_events.cert import AttachmentAcceptedV1, AttachmentRejectedV1
+from ants_events.cert import (
+    AttachmentAcceptedV1,
+    AttachmentAcceptedV2,
+    AttachmentRejectedV1,
+    AttachmentRejectedV2,
+)
 from ants_events.payment import PaymentRecordedV1
 from ants_events.requests import (
+    DocumentsRequestedV1,
     RequestCancelledV1,
     RequestStartedV1,
     RequestSubmittedV1,
+    RequestSubmittedV2,
     TheftDeclarationRequestedV1,
 )
 from ants_runtime.inbound import InboundEvents
@@ -30,15 +37,19 @@ def subscribe(inbound: InboundEvents, documents: DocumentsApplication) -> None:
             vehicle=e.vehicle.model_dump(mode="json"),
             holder=e.holder.model_dump(mode="json"),
             started_at=e.occurred_at.isoformat(),
+            requester=e.requester.model_dump(mode="json") if e.requester else None,
         )
 
-    def submitted(e: RequestSubmittedV1) -> Aggregates:
+    def submitted(e: RequestSubmittedV1 | RequestSubmittedV2) -> Aggregates:
         return documents.record_submission(
             e.dossier_id, e.sworn_statement, e.legal_terms, e.occurred_at.isoformat()
         )
 
     def declaration_requested(e: TheftDeclarationRequestedV1) -> Aggregates:
         return documents.request_declaration(e.dossier_id)
+
+    def documents_requested(e: DocumentsRequestedV1) -> Aggregates:
+        return documents.request_documents(e.dossier_id, list(e.kinds))
 
     def cancelled(e: RequestCancelledV1) -> Aggregates:
         return documents.record_cancellation(e.dossier_id, e.occurred_at.isoformat())
@@ -55,16 +66,20 @@ def subscribe(inbound: InboundEvents, documents: DocumentsApplication) -> None:
             paid_at=e.occurred_at.isoformat(),
         )
 
-    def rejected(e: AttachmentRejectedV1) -> Aggregates:
+    def rejected(e: AttachmentRejectedV1 | AttachmentRejectedV2) -> Aggregates:
         return documents.record_review(e.dossier_id, e.review_id, e.document_id, accepted=False)
 
-    def accepted(e: AttachmentAcceptedV1) -> Aggregates:
+    def accepted(e: AttachmentAcceptedV1 | AttachmentAcceptedV2) -> Aggregates:
         return documents.record_review(e.dossier_id, e.review_id, e.document_id, accepted=True)
 
     inbound.on(RequestStartedV1, started)
     inbound.on(RequestSubmittedV1, submitted)
+    inbound.on(RequestSubmittedV2, submitted)
     inbound.on(TheftDeclarationRequestedV1, declaration_requested)
+    inbound.on(DocumentsRequestedV1, documents_requested)
     inbound.on(RequestCancelledV1, cancelled)
     inbound.on(PaymentRecordedV1, paid)
     inbound.on(AttachmentRejectedV1, rejected)
+    inbound.on(AttachmentRejectedV2, rejected)
     inbound.on(AttachmentAcceptedV1, accepted)
+    inbound.on(AttachmentAcceptedV2, accepted)

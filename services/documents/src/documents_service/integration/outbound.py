@@ -7,9 +7,14 @@ from typing import Any
 from uuid import UUID
 
 from ants_events.base import IntegrationEvent
-from ants_events.documents import CertificateIssuedV1, DeclarationUploadedV1, DocumentRef
+from ants_events.documents import (
+    CertificateIssuedV1,
+    DeclarationUploadedV1,
+    DeclarationUploadedV2,
+    DocumentRef,
+)
 from ants_runtime.store import event_id_of
-from documents_service.domain.model import DossierFile
+from documents_service.domain.model import THEFT_DECLARATION, DossierFile, supporting_kind
 
 
 def to_contract(domain_event: Any) -> IntegrationEvent | None:
@@ -27,6 +32,19 @@ def to_contract(domain_event: Any) -> IntegrationEvent | None:
         )
     if isinstance(domain_event, DossierFile.DeclarationUploaded):
         document = domain_event.document
+        kind = supporting_kind(document)
+        if kind != THEFT_DECLARATION:  # v1 consumers take every upload for a theft declaration
+            return DeclarationUploadedV2(
+                event_id=event_id_of(domain_event),
+                occurred_at=domain_event.timestamp,
+                dossier_id=domain_event.originator_id,
+                document_id=UUID(document["document_id"]),
+                account_id=domain_event.account_id,
+                kind=kind,
+                sha256=document["sha256"],
+                media_type=document["media_type"],
+                size=document["size"],
+            )
         return DeclarationUploadedV1(
             event_id=event_id_of(domain_event),
             occurred_at=domain_event.timestamp,

@@ -19,7 +19,7 @@ from typing import Any
 import segno
 from fpdf import FPDF
 
-from documents_service.domain.model import DossierFile
+from documents_service.domain.model import DossierFile, supporting_kind
 from documents_service.rendering import wording
 
 # Font subsetting narrates every glyph table at INFO level: noise in the service's log.
@@ -513,6 +513,7 @@ class DocumentRenderer:
         pdf.fields([
             ("Dossier n°", dossier.dossier_number, False),
             ("Motif", wording.REASONS.get(dossier.reason, dossier.reason), False),
+            *self._requester_rows(dossier),
         ], COLUMN)
         bottom = pdf.get_y() if pdf.page > 1 else max(pdf.get_y(), qr_bottom)
         pdf.set_xy(MARGIN, bottom + 6)
@@ -571,8 +572,15 @@ class DocumentRenderer:
         ]
         if dossier.special_case:
             rows.append(("Cas particulier", wording.SPECIAL_CASE, False))
+        rows += self._requester_rows(dossier)
         pdf.fields(rows)
         pdf.ln(2)
+
+        accepted = self._supporting_rows(dossier)
+        if accepted:
+            pdf.section("Pièces justificatives acceptées par le CERT")
+            pdf.fields(accepted)
+            pdf.ln(2)
 
         pdf.section("Déclarations")
         pdf.fields([
@@ -603,6 +611,9 @@ class DocumentRenderer:
             ("Référence du paiement", payment.get("psp_reference", ""), False),
         ])
         pdf.ln(3)
+        if dossier.reason == "deterioration":
+            pdf.notice(wording.DAMAGED_CERTIFICATE, keep=True)
+            pdf.ln(2)
         pdf.notice(
             "Conservez ce récapitulatif. Le duplicata de votre certificat d'immatriculation vous "
             "sera envoyé à votre adresse ; en attendant, le certificat provisoire "
@@ -610,6 +621,32 @@ class DocumentRenderer:
             f"{wording.french_date(issued.valid_until)} inclus."
         )
         return bytes(pdf.output())
+
+    def _requester_rows(self, dossier: DossierFile) -> list[tuple[str, str, bool]]:
+        """Who asked and under which document, when it was not the holder."""
+        role = wording.requester_role(dossier.person, dossier.special_case)
+        if role is None or not dossier.requester:
+            return []
+        rows = [("Demandée par", f"{wording.holder_name(dossier.requester)}, {role}", True)]
+        proof = "mandat" if dossier.person == "mandataire" else "certificat_cession"
+        for document in dossier.accepted_supporting_documents:
+            if supporting_kind(document) == proof:
+                received = wording.french_datetime(document["created_at"], self.zone)
+                rows.append((
+                    "Mandat" if proof == "mandat" else "Cession",
+                    f"{wording.SUPPORTING_DOCUMENTS[proof]}, reçu le {received} et accepté "
+                    "par le CERT",
+                    False,
+                ))
+        return rows
+
+    def _supporting_rows(self, dossier: DossierFile) -> list[tuple[str, str, bool]]:
+        return [
+            (wording.SUPPORTING_DOCUMENTS[kind],
+             f"Reçu le {wording.french_datetime(document['created_at'], self.zone)}", False)
+            for document in dossier.accepted_supporting_documents
+            if (kind := supporting_kind(document)) is not None
+        ]
 
     def _fees(self, pdf: OfficialDocument, payment: dict[str, Any]) -> None:
         """The fee lines as a table: a navy heading, rules between rows, a shaded total."""

@@ -15,6 +15,23 @@ SPECIAL_CASE = (
     "«\u00a0Le véhicule m'a été cédé mais je ne dispose plus du certificat d'immatriculation "
     "pour l'immatriculer à mon nom\u00a0»"
 )
+# The supporting documents the CERT accepted, as the documents name them.
+SUPPORTING_DOCUMENTS = {
+    "declaration_vol": "Déclaration de vol",
+    "mandat": "Mandat du titulaire (cerfa n° 13757 ou lettre signée)",
+    "piece_identite_titulaire": "Pièce d'identité du titulaire",
+    "piece_identite_demandeur": "Pièce d'identité du demandeur",
+    "certificat_cession": "Certificat de cession (cerfa n° 15776)",
+}
+# Who asked, when it is not the holder.
+REQUESTER_ROLES = {
+    "mandataire": "mandataire du titulaire",
+    "special_case": "acquéreur du véhicule",
+}
+DAMAGED_CERTIFICATE = (
+    "Vous avez déclaré un certificat d'immatriculation détérioré : conservez-le. L'ANTS "
+    "demande de garder le certificat détérioré pendant cinq ans."
+)
 SWORN_STATEMENT = "Je certifie sur l'honneur l'exactitude des informations déclarées."
 LEGAL_TERMS = (
     "J'ai pris connaissance des conditions légales d'utilisation de la téléprocédure et des "
@@ -22,7 +39,10 @@ LEGAL_TERMS = (
 )
 
 # The wording above, which the documents can lay out once for all dossiers.
-FIXED = frozenset({*REASONS.values(), *PERSONS.values(), SPECIAL_CASE, SWORN_STATEMENT, LEGAL_TERMS})
+FIXED = frozenset({
+    *REASONS.values(), *PERSONS.values(), SPECIAL_CASE, SWORN_STATEMENT, LEGAL_TERMS,
+    *SUPPORTING_DOCUMENTS.values(),
+})
 
 
 def french_date(day: date) -> str:
@@ -52,3 +72,12 @@ def french_amount(amount: str | Decimal, currency_sign: str) -> str:
 def holder_name(holder: dict[str, str]) -> str:
     """Family name in capitals, then the given name, as printed on a registration certificate."""
     return f"{holder.get('family_name', '').upper()} {holder.get('given_name', '')}".strip()
+
+
+def requester_role(person: str, special_case: bool) -> str | None:
+    """How the requester stands to the holder, when the requester is not the holder."""
+    if person == "mandataire":
+        return REQUESTER_ROLES["mandataire"]
+    if special_case:
+        return REQUESTER_ROLES["special_case"]
+    return None

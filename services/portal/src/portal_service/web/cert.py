@@ -1,4 +1,4 @@
-"""The CERT back office: the queue of theft declarations, one review, the decision."""
+"""The CERT back office: the queue of supporting documents, one review, the decision."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 
 from portal_service.clients import ApiError, Services
-from portal_service.labels import REJECTION_REASONS
+from portal_service.labels import REJECTION_REASONS, SUPPORTING_DOCUMENTS
 from portal_service.web.common import FormErrors, User, error_page, flash, new_form_token, render
 from portal_service.web.deps import GuardDep, HttpRequest, PathUUID, ServicesDep, UserDep
 
@@ -26,13 +26,18 @@ class CertController(Controller):
 
     @get("/", name="cert.queue")
     async def queue(
-        self, request: HttpRequest, user: UserDep, services: ServicesDep
+        self, request: HttpRequest, user: UserDep, services: ServicesDep,
+        piece: FromQuery[str | None] = None,
     ) -> Template:
+        """The reviews to do, of every kind of document or of the one the agent chose."""
         if not user.is_agent:
             return error_page(request, 403, "Accès refusé", NOT_AN_AGENT, back="/mon-espace")
-        pending = await services.reviews(user.token, "pending")
-        claimed = await services.reviews(user.token, "claimed")
-        return render(request, "cert/queue.html", pending=pending, claimed=claimed)
+        kind = piece if piece in SUPPORTING_DOCUMENTS else None
+        pending = await services.reviews(user.token, "pending", kind)
+        claimed = await services.reviews(user.token, "claimed", kind)
+        return render(
+            request, "cert/queue.html", pending=pending, claimed=claimed, kind=kind or ""
+        )
 
     @get("/revues/{review_id:uuid}", name="cert.review")
     async def review(

@@ -36,12 +36,14 @@ DECLARATION_FIELDS = ("declarations", "sworn_statement", "legal_terms")
 CARD_FIELDS = ("card_number", "expiry", "cvv")
 UPLOAD_FIELDS = ("file",)
 REPLY_FIELDS = ("text", "file")
+DOCUMENT_FIELDS = ("file", "text")
 
 # next_action.code (requests service) -> the page of that step
 STEPS = {
     "declare": "declarations",
     "submit": "declarations",
     "send_declaration": "declaration-de-vol",
+    "send_documents": "pieces",
     "wait_cert": "controle",
     "pay": "recapitulatif",
     "wait_certificate": "fin",
@@ -78,6 +80,14 @@ def thread_of(dossier: dict[str, Any], messages: list[dict[str, Any]]) -> list[d
             "reason": note.get("reason"), "document_id": None,
         })
     return sorted(entries, key=lambda entry: str(entry.get("at") or ""))
+
+
+def documents_received(dossier: dict[str, Any]) -> list[str]:
+    """The documents the dossier shows as received, of every kind."""
+    received = list(dossier.get("declaration_documents") or [])
+    for required in dossier.get("required_documents") or []:
+        received += required.get("document_ids") or []
+    return received
 
 
 def checked(data: dict[str, Any], name: str) -> bool:
@@ -377,7 +387,7 @@ class ProcedureController(Controller):
             if outcome.previous:
                 return Redirect(outcome.previous)
             dossier = await services.dossier(user.token, str(dossier_id))
-            if step_of(dossier) == "controle":  # a question while the CERT checks: text only
+            if step_of(dossier) in ("controle", "pieces"):  # a question: text only
                 return await self._reply_while_under_review(
                     request, dossier, user, services, text, outcome
                 )
@@ -407,17 +417,17 @@ class ProcedureController(Controller):
 
     async def _upload(
         self, services: Services, user: User, dossier: dict[str, Any],
-        upload: UploadFile | None, settings: Settings,
+        upload: UploadFile | None, settings: Settings, kind: str = "declaration_vol",
     ) -> str:
         """Send the file to the documents service (which waits, if need be, for the news that
-        the dossier awaits a declaration)."""
+        the dossier awaits a document of that kind)."""
         if upload is None:
             content, filename, media_type = b"", "", "application/octet-stream"
         else:
             content, filename = await upload.read(), upload.filename
             media_type = upload.content_type or "application/octet-stream"
         response = await services.upload_declaration(
-            user.token, dossier["dossier_id"], filename, content, media_type
+            user.token, dossier["dossier_id"], filename, content, media_type, kind
         )
         if response.status_code == 201:
             return str(response.json()["document_id"])
@@ -432,7 +442,7 @@ class ProcedureController(Controller):
         """Wait (each call returns at the dossier's next change) until the dossier shows the
         new document, so that the next page tells the truth."""
         deadline = time.monotonic() + settings.portal_catch_up_seconds
-        while document_id not in dossier.get("declaration_documents", []):
+        while document_id not in documents_received(dossier):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -440,6 +450,70 @@ class ProcedureController(Controller):
                 user.token, dossier["dossier_id"], wait_version=dossier["version"],
                 timeout=remaining,
             )
+
+    # --- supporting documents: a mandate, a deed of sale, identity documents -----------
+
+    @get("/dossiers/{dossier_id:uuid}/pieces", name="procedure.documents")
+    async def documents_page(
+        self, request: HttpRequest, dossier_id: PathUUID, user: UserDep, services: ServicesDep,
+        settings: SettingsDep,
+    ) -> Template | Redirect:
+        dossier = await services.dossier(user.token, str(dossier_id))
+        if step_of(dossier) != "pieces":
+            return Redirect(step_url(dossier))
+        return await self._documents_page(request, dossier, user, services, settings)
+
+    async def _documents_page(
+        self, request: Request[Any, Any, Any], dossier: dict[str, Any], user: User,
+        services: Services, settings: Settings, status: int = 200, kind: str = "",
+        errors: FormErrors | None = None, values: dict[str, Any] | None = None,
+    ) -> Template:
+        kind_errors = {
+            d["kind"]: FormErrors(fields=DOCUMENT_FIELDS, prefix=f"{d['kind']}-")
+            for d in dossier.get("required_documents") or []
+        }
+        if errors is not None and kind in kind_errors:
+            kind_errors[kind] = FormErrors(errors.items, DOCUMENT_FIELDS, f"{kind}-")
+        messages = await services.messages(user.token, dossier["dossier_id"])
+        return render(
+            request, "procedure/documents.html", status=status, dossier=dossier,
+            messages=thread_of(dossier, messages), max_upload=settings.portal_max_upload_bytes,
+            errors=kind_errors.get(kind) or errors or FormErrors(), kind_errors=kind_errors,
+            values={"kind": kind, **(values or {})}, form_token=new_form_token(),
+        )
+
+    @post("/dossiers/{dossier_id:uuid}/pieces")
+    async def send_document(
+        self, request: HttpRequest, dossier_id: PathUUID, data: Multipart, user: UserDep,
+        services: ServicesDep, guard: GuardDep, settings: SettingsDep,
+    ) -> Template | Redirect:
+        """One supporting document, with a word for the CERT when it replaces a refused one."""
+        kind, text = str(data.get("kind", "")), str(data.get("text", "")).strip()
+        async with guard.once(f"{user.account_id}:document", data.get("form_token")) as outcome:
+            if outcome.previous:
+                return Redirect(outcome.previous)
+            dossier = await services.dossier(user.token, str(dossier_id))
+            if step_of(dossier) != "pieces":
+                return Redirect(step_url(dossier))
+            try:
+                document_id = await self._upload(
+                    services, user, dossier, upload_of(data), settings, kind
+                )
+            except ApiError as error:
+                return await self._documents_page(
+                    request, dossier, user, services, settings, status=error.status, kind=kind,
+                    errors=FormErrors.of(error, DOCUMENT_FIELDS), values={"text": text},
+                )
+            sent = "Votre document a bien été transmis au CERT."
+            if text:
+                try:
+                    await services.post_message(user.token, str(dossier_id), text, document_id)
+                except ApiError as error:
+                    sent = f"Votre document a été transmis, mais pas votre message : {error}"
+            await self._until_received(services, user, dossier, document_id, settings)
+            flash(request, sent, "success")
+            outcome.result = f"/dossiers/{dossier_id}"
+            return Redirect(outcome.result)
 
     @get("/dossiers/{dossier_id:uuid}/controle", name="procedure.review")
     async def under_review(

@@ -42,8 +42,8 @@ class VehicleRecord:
     holder: Person
     co_holders: tuple[Person, ...] = ()
     theft_of_title_recorded: bool = False
-    pledges: tuple[str, ...] = ()
-    objections: tuple[str, ...] = ()
+    pledges: tuple[dict[str, str], ...] = ()  # gages: creditor, registered_on
+    objections: tuple[dict[str, str], ...] = ()  # oppositions: kind, label, by, registered_on
     extra: dict[str, Any] = field(default_factory=dict)
 
 

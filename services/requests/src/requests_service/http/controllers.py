@@ -45,7 +45,7 @@ class Declarations(Struct):
 class NewMessage(Struct):
     text: Annotated[str, rule(pattern=NON_BLANK, max_length=MESSAGE_MAX_LENGTH)]
     document_id: Annotated[UUID | None, rule(
-        description="A theft declaration sent for this dossier (see `declaration_documents`).",
+        description="A supporting document sent for this dossier (see `required_documents`).",
     )] = None
 
 
@@ -212,7 +212,7 @@ class DossiersController(Controller):
 
     @post(
         "/{dossier_id:uuid}/messages", summary="Reply to the CERT",
-        description="A `document_id` must be a theft declaration sent for this dossier; one "
+        description="A `document_id` must be a document sent for this dossier; one "
         "sent a moment ago is waited for (503 with Retry-After if it is slow to arrive).",
         responses=error_responses(400, 401, 403, 404, 409, 422, 503, why=WHY),
     )
@@ -224,7 +224,7 @@ class DossiersController(Controller):
         if data.document_id is not None:  # an upload of a moment ago may still be on its way
             document_id = data.document_id
             await runtime.wait_for_fact(
-                dossier_id, lambda: requests.has_declaration(dossier_id, document_id)
+                dossier_id, lambda: requests.has_document(dossier_id, document_id)
             )
         return await asyncio.to_thread(
             requests.post_citizen_message, dossier_id, principal.account_id, data.text,

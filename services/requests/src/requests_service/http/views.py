@@ -11,6 +11,7 @@ from requests_service.domain.dossier import (
     REASONS,
     REJECTION_REASONS,
     STATUS_LABELS,
+    THEFT_DECLARATION,
     Dossier,
 )
 
@@ -30,6 +31,8 @@ def dossier_view(dossier: Dossier, app: RequestsApplication) -> dict[str, Any]:
         "plate": dossier.vehicle["plate"],
         "vehicle": dossier.vehicle,
         "holder": {"given_name": dossier.holder["given_name"], "family_name": dossier.holder["family_name"]},
+        "requester": dossier.requester,
+        "required_documents": required_documents_view(dossier),
         "declarations": dossier.declarations,
         "amount_due": dossier.amount_due or app.amount_due(),
         "payment": dossier.payment,
@@ -45,6 +48,41 @@ def dossier_view(dossier: Dossier, app: RequestsApplication) -> dict[str, Any]:
     }
 
 
+# The French wording of the supporting documents and of where each one is.
+DOCUMENT_LABELS = {
+    "declaration_vol": "Déclaration de vol (récépissé de la police ou de la gendarmerie)",
+    "mandat": "Mandat signé par le titulaire (cerfa n° 13757 ou lettre signée)",
+    "piece_identite_titulaire": "Copie de la pièce d'identité du titulaire",
+    "piece_identite_demandeur": "Copie de votre pièce d'identité",
+    "certificat_cession": "Certificat de cession (cerfa n° 15776) signé par le vendeur",
+}
+DOCUMENT_STATUS_LABELS = {
+    "awaited": "À envoyer",
+    "under_review": "En cours de contrôle par le CERT",
+    "rejected": "Refusé : à renvoyer",
+    "accepted": "Accepté",
+}
+
+
+def required_documents_view(dossier: Dossier) -> list[dict[str, Any]]:
+    """Each required supporting document: where it is, its files, the CERT's latest word."""
+    view = []
+    for kind in dossier.required_kinds:
+        status = dossier.document_status(kind)
+        latest = dossier.latest_document(kind)
+        decision = dossier.decision_on(latest) if latest else None
+        view.append({
+            "kind": kind,
+            "label": DOCUMENT_LABELS[kind],
+            "status": status,
+            "status_label": DOCUMENT_STATUS_LABELS[status],
+            "document_ids": [d for d, k in dossier.document_kinds.items() if k == kind],
+            "latest_document_id": latest,
+            "decision": with_reason_label(decision),
+        })
+    return view
+
+
 def with_reason_label(decision: dict[str, Any] | None) -> dict[str, Any] | None:
     if decision is None:
         return None
@@ -56,6 +94,8 @@ def next_action(dossier: Dossier) -> tuple[str, str] | None:
         if dossier.declarations:
             return ("submit", "Valider la demande")
         return ("declare", "Cocher les déclarations légales")
+    if dossier.status == "under_review" and dossier.required_kinds != [THEFT_DECLARATION]:
+        return ("wait_cert", "Patienter : le CERT contrôle vos pièces justificatives")
     return NEXT_ACTIONS.get(dossier.status)
 
 

@@ -26,14 +26,24 @@ def to_contract(e: Any) -> IntegrationEvent | None:
             special_case=e.special_case,
             vehicle=contracts.Vehicle(**e.vehicle),
             holder=contracts.Holder(**e.holder),
+            requester=contracts.Requester(**e.requester) if e.requester else None,
         )
-    if isinstance(e, Dossier.Submitted):
+    if isinstance(e, Dossier.Submitted) and e.next_step == "documents":
+        return contracts.RequestSubmittedV2(
+            **common, account_id=e.account_id, sworn_statement=e.sworn_statement,
+            legal_terms=e.legal_terms, next_step=e.next_step,
+        )
+    if isinstance(e, Dossier.Submitted):  # v1 says the loss and theft cases, as before
         return contracts.RequestSubmittedV1(
             **common, account_id=e.account_id, sworn_statement=e.sworn_statement,
             legal_terms=e.legal_terms, next_step=e.next_step,
         )
     if isinstance(e, Dossier.TheftDeclarationRequested):
         return contracts.TheftDeclarationRequestedV1(**common, account_id=e.account_id, plate=e.plate)
+    if isinstance(e, Dossier.DocumentsRequested):
+        return contracts.DocumentsRequestedV1(
+            **common, account_id=e.account_id, kinds=tuple(e.kinds)
+        )
     if isinstance(e, Dossier.ReadyForPayment):
         return contracts.RequestReadyForPaymentV1(
             **common, account_id=e.account_id, amount_due=AmountDue(**e.amount_due)
