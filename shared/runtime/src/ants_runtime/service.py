@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaError
-import uvicorn
 from faststream.kafka import KafkaBroker
 from litestar import Litestar, Request
 from litestar.di import Provide
@@ -23,11 +22,12 @@ from ants_runtime.http import (
     bearer_principal,
     correlation_middleware,
     exception_handlers,
-    health_route,
 )
 from ants_runtime.inbound import InboundEvents
 from ants_runtime.kafka import ensure_topics
 from ants_runtime.logging import configure_logging
+from ants_runtime.metrics import DeliveryCollector
+from ants_runtime.observability import Observability, replica_id, run_server
 from ants_runtime.outbox import OutboxRelay, ToContract
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication, stop_gracefully
@@ -92,6 +92,9 @@ class ServiceRuntime:
         self.changes = Changes()
         self.components: list[Any] = []
         app.on_recorded(lambda _last, changed: self.changes.changed(changed))
+        self.observability = Observability(settings.service_name)
+        self.observability.metrics.watch(DeliveryCollector(self.relay, self.inbound))
+        app.on_stored_types(self.observability.metrics.count_stored)
         self._verifier: TokenVerifier | None = None
 
     def also_run(self, component: Any) -> None:
@@ -246,7 +249,7 @@ class ServiceRuntime:
         dependencies: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Litestar:
-        health = health_route(
+        operations = self.observability.routes(
             {
                 "store": self.store_reachable,
                 "broker": self.broker_reachable,
@@ -255,7 +258,7 @@ class ServiceRuntime:
             self.delivery_details,
         )
         return Litestar(
-            route_handlers=[health, *route_handlers],
+            route_handlers=[*operations, *route_handlers],
             dependencies={
                 "principal": Provide(self.principal, sync_to_thread=False),
                 "runtime": Provide(lambda: self, sync_to_thread=False),
@@ -266,7 +269,8 @@ class ServiceRuntime:
             openapi_config=OpenAPIConfig(title=title, version="1.0.0", description=description),
             logging_config=None,
             middleware=[
-                correlation_middleware, self.published_middleware,
+                *self.observability.middleware(), correlation_middleware,
+                self.published_middleware,
                 *kwargs.pop("middleware", []),
             ],
             **kwargs,
@@ -274,8 +278,8 @@ class ServiceRuntime:
 
 
 def serve(app: Litestar, settings: ServiceSettings) -> None:
-    configure_logging(settings.log_format, settings.log_level)
-    uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_level="warning",
-        access_log=False, timeout_graceful_shutdown=5,
+    configure_logging(
+        settings.log_format, settings.log_level, service=settings.service_name,
+        replica=replica_id(),
     )
+    run_server(app, settings.http_host, settings.http_port)
