@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,6 +15,7 @@ from prometheus_client.samples import Sample
 from ants_stack.stack import Stack
 from tests.e2e.client import Api, Record, eventually, fleet_plate, read_topic
 
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "duplicata-services.json"
 SERVICES = ["identity", "requests", "cert", "payment", "documents", "portal"]
 BACKENDS = [s for s in SERVICES if s != "portal"]
 
@@ -127,3 +131,14 @@ def test_one_trace_follows_the_payment_from_the_click_to_the_certificate(
     assert trace_id(of_dossier("ants.requests.v1", "RequestCompleted")) == trace
     # The steps before the click belong to other traces.
     assert trace_id(of_dossier("ants.requests.v1", "RequestStarted")) != trace
+
+
+def test_the_grafana_dashboard_plots_only_metrics_the_services_expose(api: Api) -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    plotted = {re.sub(r"_(total|bucket|count|sum)$", "", name)
+               for query in queries for name in re.findall(r"\b(?:ants|process)_[a-z_]+", query)}
+    exposed = {family.name for service in SERVICES
+               for family in text_string_to_metric_families(
+                   api.call("GET", service, "/metrics").text)}
+    assert plotted and plotted <= exposed, plotted - exposed
