@@ -2,8 +2,9 @@
 
 Validated offline against the Compose specification (check-jsonschema) and the Kubernetes
 schemas (kubectl kustomize | kubernetes-validate --strict), then checked for what the
-operators rely on: healthchecks, probes, resource limits, security settings, one replica
-per service, and a README table that documents every variable.
+operators rely on: healthchecks, probes, metrics annotations, resource limits, security
+settings, replicas (one in dev, two or more in prod, with rolling updates, spreading,
+disruption budgets and autoscalers), and a README table that documents every variable.
 """
 
 from __future__ import annotations
@@ -74,7 +75,14 @@ REQUIRED_ENV = {
     "portal": COMMON_ENV | PORTAL_URLS | {"PORTAL_SESSION_SECRET", "PORTAL_COOKIE_SECURE"},
 }
 # Variables the README table must list even when no deployment file sets them.
-DOCUMENTED_ALSO = {"SQLITE_DBNAME", "SIV_DATASET_FILE", "FEE_SCHEDULE_FILE"}
+DOCUMENTED_ALSO = {
+    "SQLITE_DBNAME", "SIV_DATASET_FILE", "FEE_SCHEDULE_FILE", "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SDK_DISABLED",
+}
+# The backend services a compose file may run several of (the portal and documents keep a
+# fixed published port: the portal's address and the verification address of the QR code).
+SCALABLE_IN_COMPOSE = ["identity", "requests", "cert", "payment"]
+HTTP_HEAVY = {"identity", "requests", "portal"}
 # Settings fields that are code, not configuration.
 NOT_CONFIGURATION = {"SERVICE_NAME"}
 
@@ -185,8 +193,14 @@ def test_compose_service(name: str) -> None:
     assert service["image"] == IMAGE
     assert service["build"]["dockerfile"] == "deploy/Dockerfile"
     assert service["command"] == [f"{name}-service"]
-    assert f"http://127.0.0.1:{port}/health" in " ".join(service["healthcheck"]["test"])
-    assert any(str(p).endswith(f":{port}:{port}") for p in service["ports"])
+    assert f"http://127.0.0.1:{port}/health/ready" in " ".join(service["healthcheck"]["test"])
+    assert int(service["stop_grace_period"].removesuffix("s")) >= 30, "room to drain"
+    assert "container_name" not in service, f"{name}: a fixed name forbids --scale"
+    if name in SCALABLE_IN_COMPOSE:
+        # `docker compose up --scale`: any free host port, on the loopback only.
+        assert service["ports"] == [f"127.0.0.1::{port}"]
+    else:
+        assert service["ports"] == [f"127.0.0.1:{port}:{port}"]
 
     env = compose_env(name)
     missing = REQUIRED_ENV[name] - set(env)
@@ -321,9 +335,16 @@ def test_every_deployment_has_probes_limits_and_a_locked_down_pod(kustomization:
     configmaps = of_kind(docs, "ConfigMap")
     for name, deployment in of_kind(docs, "Deployment").items():
         spec = deployment["spec"]
-        assert spec["replicas"] == 1, f"{name}: one relay per store"
-        assert spec["strategy"]["type"] == "Recreate", name
+        if kustomization != "overlays/prod":
+            assert spec["replicas"] == 1, f"{name}: one relay per store"
+            assert spec["strategy"]["type"] == "Recreate", name
+        annotations = spec["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+        assert annotations["prometheus.io/port"] == str(PORTS[name]), name
         pod = spec["template"]["spec"]
+        # preStop, then the requests in flight, the relay and the consumer (README, Shutdown).
+        assert pod["terminationGracePeriodSeconds"] >= 35, name
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["automountServiceAccountToken"] is False, name
         assert pod["enableServiceLinks"] is False, name
@@ -332,9 +353,12 @@ def test_every_deployment_has_probes_limits_and_a_locked_down_pod(kustomization:
         assert container["image"] == IMAGE, f"{name}: retag with kustomize, not in the base"
         assert container["command"] == [f"{name}-service"]
         assert container["ports"][0]["containerPort"] == PORTS[name]
-        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
-            assert container[probe]["httpGet"]["path"] == "/health", f"{name} {probe}"
+        probes = {"readinessProbe": "/health/ready", "livenessProbe": "/health/live",
+                  "startupProbe": "/health/live"}
+        for probe, path in probes.items():
+            assert container[probe]["httpGet"]["path"] == path, f"{name} {probe}"
             assert container[probe]["httpGet"]["port"] == "http", f"{name} {probe}"
+        assert container["lifecycle"]["preStop"]["sleep"]["seconds"] >= 5, name
         resources = container["resources"]
         assert {"cpu", "memory"} <= set(resources["limits"]), name
         assert {"cpu", "memory"} <= set(resources["requests"]), name
@@ -348,6 +372,7 @@ def test_every_deployment_has_probes_limits_and_a_locked_down_pod(kustomization:
         missing = REQUIRED_ENV[name] - set(env)
         assert not missing, f"{name} lacks {sorted(missing)}"
         assert env["HTTP_PORT"] == str(PORTS[name])
+        assert env["REPLICA_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}, name
         mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
         for path in ("/tmp", env["DATA_DIR"]):
             volume = volumes[mounts[path]["name"]]
@@ -390,7 +415,38 @@ def test_common_environment(kustomization: str, protocol: str, secure_cookies: s
     assert "POSTGRES_PASSWORD" not in data and "KAFKA_SASL_PASSWORD" not in data
 
 
-def test_prod_protects_each_single_replica_with_a_disruption_budget() -> None:
+def test_prod_runs_every_service_on_two_replicas_or_more_updated_without_a_gap() -> None:
+    for name, deployment in of_kind(rendered("overlays/prod"), "Deployment").items():
+        spec = deployment["spec"]
+        assert spec["replicas"] >= 2, name
+        assert spec["strategy"] == {
+            "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}
+        }, name
+        spread = {c["topologyKey"]: c for c in spec["template"]["spec"]["topologySpreadConstraints"]}
+        assert spread["kubernetes.io/hostname"]["whenUnsatisfiable"] == "DoNotSchedule", name
+        assert "topology.kubernetes.io/zone" in spread, name
+        labels = spec["template"]["metadata"]["labels"]
+        for constraint in spread.values():
+            assert constraint["labelSelector"]["matchLabels"].items() <= labels.items(), name
+            assert "app.kubernetes.io/name" in constraint["matchLabelKeys"], name
+
+
+def test_prod_scales_the_http_heavy_services_with_their_cpu() -> None:
+    docs = rendered("overlays/prod")
+    deployments = of_kind(docs, "Deployment")
+    autoscalers = of_kind(docs, "HorizontalPodAutoscaler")
+    assert set(autoscalers) == HTTP_HEAVY
+    for name, hpa in autoscalers.items():
+        spec = hpa["spec"]
+        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                          "name": name}
+        assert spec["minReplicas"] == deployments[name]["spec"]["replicas"] >= 2
+        assert spec["maxReplicas"] > spec["minReplicas"]
+        (metric,) = spec["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+
+
+def test_prod_protects_each_service_with_a_disruption_budget() -> None:
     docs = rendered("overlays/prod")
     budgets = of_kind(docs, "PodDisruptionBudget")
     deployments = of_kind(docs, "Deployment")

@@ -52,7 +52,7 @@ HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 def routes(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            if method in HTTP_METHODS and path != "/health":
+            if method in HTTP_METHODS and not path.startswith("/health"):
                 yield path.rstrip("/") or "/", method.upper(), operation
 
 

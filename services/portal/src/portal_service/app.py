@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-import uvicorn
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Litestar, MediaType, Request, Response, get
+from litestar import Litestar, MediaType, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.exceptions import (
@@ -27,7 +26,9 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
+from ants_runtime.http import correlation_middleware
 from ants_runtime.logging import configure_logging
+from ants_runtime.observability import Observability, replica_id, run_server
 from portal_service import formatting, labels
 from portal_service.clients import ApiError, ServiceUnavailable, SessionExpired, Services
 from portal_service.once import OnceGuard
@@ -65,11 +66,6 @@ TITLES = {
     413: "Fichier trop volumineux",
     422: "Données refusées",
 }
-
-
-@get("/health", include_in_schema=False, skip_session=True, exclude_from_csrf=True)
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 def template_environment() -> Environment:
@@ -190,6 +186,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or get_settings()
     services = services or Services(settings)
     guard = OnceGuard()
+    observability = Observability("portal")
     key = settings.session_key
     session = CookieBackendConfig(
         secret=key, key="espace_session", max_age=SESSION_HOURS * 3600, httponly=True,
@@ -202,7 +199,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     return Litestar(
         route_handlers=[
-            health,
+            # Ready as soon as it runs: the portal answers its own error page when a
+            # service is down, so no check of the services (a cascade of restarts).
+            *observability.routes({}, skip_session=True, exclude_from_csrf=True),
             create_static_files_router(path="/static", directories=[HERE / "static"],
                                        include_in_schema=False),
             EspaceController, AccountsController, ProcedureController, DocumentsController,
@@ -214,7 +213,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "user": Provide(provide_user),
         },
-        middleware=[session.middleware],
+        middleware=[*observability.middleware(), correlation_middleware, session.middleware],
         csrf_config=csrf,
         template_config=TemplateConfig(
             engine=JinjaTemplateEngine.from_environment(template_environment())
@@ -241,9 +240,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def main() -> None:
     settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.http_port,
-        log_level="warning", access_log=False, timeout_graceful_shutdown=5,
-    )
+    configure_logging(settings.log_format, settings.log_level, service="portal",
+                      replica=replica_id())
+    run_server(create_app(settings), settings.http_host, settings.http_port)
 

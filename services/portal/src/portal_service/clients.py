@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import structlog
 
+from ants_runtime.tracing import inject_headers
 from portal_service.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -108,7 +109,7 @@ class Services:
     async def call(
         self, service: str, method: str, path: str, token: str | None = None, **kwargs: Any
     ) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", None) or {})
+        headers = inject_headers(dict(kwargs.pop("headers", None) or {}))  # the trace goes on
         if token:
             headers["Authorization"] = f"Bearer {token}"
         response: httpx.Response | None = None

@@ -210,32 +210,49 @@ def require_role(principal: Principal, *roles: str) -> None:
 HealthCheck = Callable[[], Awaitable[bool | str]]
 
 
+async def assess(
+    checks: Mapping[str, HealthCheck],
+    details: Callable[[], Mapping[str, Any]] | None = None,
+    stopping: Callable[[], bool] | None = None,
+) -> Response:
+    """Every check ok: 200; otherwise 503 with what is down. A check may answer a reason (a
+    string) instead of False; `details` adds what an operator wants to see (delivery
+    positions, recent recoveries); a process that is `stopping` is never ready."""
+    results: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            outcome = await check()
+        except Exception as error:  # noqa: BLE001 - a failing check is a "down" answer
+            outcome = f"{type(error).__name__}"
+        results[name] = "ok" if outcome is True else "down"
+        if isinstance(outcome, str):
+            reasons[name] = outcome
+    if stopping is not None and stopping():
+        results["shutdown"] = "down"
+        reasons["shutdown"] = "the process is shutting down: it finishes what it started"
+    healthy = all(v == "ok" for v in results.values())
+    body: dict[str, Any] = {"status": "ok" if healthy else "down", "checks": results}
+    if reasons:
+        body["reasons"] = reasons
+    if details is not None:
+        body |= details()
+    return Response(body, status_code=200 if healthy else HTTP_503_SERVICE_UNAVAILABLE)
+
+
 def health_route(
     checks: Mapping[str, HealthCheck],
     details: Callable[[], Mapping[str, Any]] | None = None,
+    stopping: Callable[[], bool] | None = None,
+    path: str = "/health",
+    **opt: Any,
 ) -> Any:
-    """Readiness: every check ok. A check may answer a reason (a string) instead of False;
-    `details` adds what an operator wants to see (delivery positions, recent recoveries)."""
+    """Readiness (see `assess`) at `path`."""
 
-    @get("/health", tags=["operations"], summary="Store, broker and event delivery are working")
+    @get(path, tags=["operations"], summary="Store, broker and event delivery are working",
+         **opt)
     async def health() -> Response:
-        results: dict[str, str] = {}
-        reasons: dict[str, str] = {}
-        for name, check in checks.items():
-            try:
-                outcome = await check()
-            except Exception as error:  # noqa: BLE001 - a failing check is a "down" answer
-                outcome = f"{type(error).__name__}"
-            results[name] = "ok" if outcome is True else "down"
-            if isinstance(outcome, str):
-                reasons[name] = outcome
-        healthy = all(v == "ok" for v in results.values())
-        body: dict[str, Any] = {"status": "ok" if healthy else "down", "checks": results}
-        if reasons:
-            body["reasons"] = reasons
-        if details is not None:
-            body |= details()
-        return Response(body, status_code=200 if healthy else HTTP_503_SERVICE_UNAVAILABLE)
+        return await assess(checks, details, stopping)
 
     return health
 
@@ -268,18 +285,28 @@ __all__ = [
 
 
 def correlation_middleware(app: Any) -> Any:
-    """Bind a correlation id (X-Request-ID, or a new one) to every log line of a request."""
+    """Bind a correlation id to every log line of a request, and the dossier id when the
+    route names one. The correlation id is the caller's X-Request-ID, else the trace id (the
+    same id then follows the events the request stored into the other services' logs), else
+    a new one; it is sent back in X-Request-ID."""
     import time
     import uuid
+
+    from ants_runtime.tracing import current_trace_id
 
     async def middleware(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        request_id = (
+            headers.get(b"x-request-id", b"").decode(errors="replace")[:64]
+            or current_trace_id() or uuid.uuid4().hex
+        )
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(correlation_id=request_id)
+        if dossier_id := (scope.get("path_params") or {}).get("dossier_id"):
+            structlog.contextvars.bind_contextvars(dossier_id=str(dossier_id))
         began = time.perf_counter()
         status = 500
 
@@ -294,7 +321,7 @@ def correlation_middleware(app: Any) -> Any:
         try:
             await app(scope, receive, send_with_id)
         finally:
-            if scope["path"] != "/health":
+            if not scope["path"].startswith(QUIET_PATHS):
                 log.info(
                     "http.request", method=scope["method"], path=scope["path"], status=status,
                     ms=round((time.perf_counter() - began) * 1000, 1),
@@ -302,3 +329,7 @@ def correlation_middleware(app: Any) -> Any:
             structlog.contextvars.clear_contextvars()
 
     return middleware
+
+
+# Probes and scrapes: not worth a log line each.
+QUIET_PATHS = ("/health", "/metrics")

@@ -22,6 +22,7 @@ embedded broker restarted, a topic was recreated): it is read again from the sta
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import hashlib
 import math
@@ -41,6 +42,7 @@ from ants_events import IntegrationEvent, from_record, topics
 from ants_events.cloudevents import InvalidEnvelope
 from ants_events.registry import UnknownEventType, contract_for
 from ants_runtime.cluster import LocalCoordinator, Message, PostgresCoordinator
+from ants_runtime import tracing
 from ants_runtime.inbox import ParkedRecord, inbox_of
 from ants_runtime.positions import ConsumedOffsets
 from ants_runtime.recoveries import Recoveries
@@ -92,6 +94,9 @@ class InboundEvents:
         self.inbox = inbox_of(app)
         self.dead_letters: AIOKafkaProducer | None = None
         self.processed = 0
+        # For /metrics: (topic, type, outcome) -> events; topic -> records dead-lettered.
+        self.consumed: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        self.dead_lettered: collections.Counter[str] = collections.Counter()
         self.consumer: AIOKafkaConsumer | None = None
         self.all_partitions: list[TopicPartition] = []
         self.partitions: list[TopicPartition] = []  # the ones this process holds and reads
@@ -454,6 +459,8 @@ class InboundEvents:
         pending: list[tuple[Any, Decoded]] = []
         for (record, outcome), key in zip(decoded, keys, strict=True):
             if key in handled:
+                event = outcome.event if isinstance(outcome, Decoded) else None
+                self._count(record.topic, event, "duplicate")
                 continue  # processed, parked or dead-lettered in an earlier life
             handled.add(key)
             if isinstance(outcome, Exception):
@@ -477,22 +484,30 @@ class InboundEvents:
         if len(group) == 1:
             await self.handle_event(*group[0])
             return
+        spans = [self._span(record, decoded) for record, decoded in group]
         items = [
-            (Tracking(d.key, 1), functools.partial(self.handlers[type(d.event)], d.event))
-            for _, d in group
+            (Tracking(d.key, 1), tracing.within(span, functools.partial(self.handlers[type(d.event)], d.event)))
+            for (_, d), span in zip(group, spans, strict=True)
         ]
         try:
             outcomes = await asyncio.to_thread(self.app.process_batch, items, NotReady)
         except Exception:  # noqa: BLE001 - nothing was stored: one by one, with retries
+            for span in spans:
+                tracing.outcome(span, "retried_alone")
+                span.end()
             for record, decoded in group:
                 await self.handle_event(record, decoded)
             return
-        for (record, decoded), outcome in zip(group, outcomes, strict=True):
-            if isinstance(outcome, NotReady):
-                await self.park(record.topic, _header_texts(record), record.value, decoded, outcome)
-            else:
-                self.processed += 1
-                await self.after_change(decoded.subject)
+        for (record, decoded), outcome, span in zip(group, outcomes, spans, strict=True):
+            with tracing.consuming(span):
+                if isinstance(outcome, NotReady):
+                    tracing.outcome(span, "parked")
+                    await self.park(record.topic, _header_texts(record), record.value, decoded, outcome)
+                else:
+                    tracing.outcome(span, "processed")
+                    self.processed += 1
+                    self._count(record.topic, decoded.event, "processed")
+                    await self.after_change(decoded.subject)
 
     def decode(self, record: Any) -> Decoded | Exception:
         headers = {k: v for k, v in record.headers or []}
@@ -516,16 +531,33 @@ class InboundEvents:
 
     async def handle_event(self, record: Any, decoded: Decoded) -> None:
         assert decoded.event is not None
-        try:
-            done = await self.apply(decoded.key, decoded.event)
-        except NotReady as not_ready:
-            await self.park(record.topic, _header_texts(record), record.value, decoded, not_ready)
-            return
-        except Exception as error:  # noqa: BLE001 - the handler refused it for good
-            await self.dead_letter(record, decoded.key, error)
-            return
-        if done:
-            await self.after_change(decoded.subject)
+        with tracing.handling(
+            self.settings.service_name, record.topic, _header_texts(record), decoded.event,
+            decoded.key,
+        ) as span:
+            try:
+                done = await self.apply(decoded.key, decoded.event)
+            except NotReady as not_ready:
+                tracing.outcome(span, "parked")
+                await self.park(record.topic, _header_texts(record), record.value, decoded, not_ready)
+                return
+            except Exception as error:  # noqa: BLE001 - the handler refused it for good
+                tracing.outcome(span, "dead_lettered", error)
+                await self.dead_letter(record, decoded.key, error)
+                return
+            tracing.outcome(span, "processed" if done else "duplicate")
+            if done:
+                await self.after_change(decoded.subject)
+
+    def _span(self, record: Any, decoded: Decoded) -> Any:
+        assert decoded.event is not None
+        return tracing.consumer_span(
+            self.settings.service_name, record.topic, _header_texts(record),
+            decoded.event.type_name, decoded.subject, decoded.key,
+        )
+
+    def _count(self, topic: str, event: IntegrationEvent | None, outcome: str) -> None:
+        self.consumed[(topic, event.type_name if event is not None else "unknown", outcome)] += 1
 
     async def apply(self, key: str, event: IntegrationEvent) -> bool:
         """Run the handler with its tracking row; conflicts rerun it, failures retry then raise."""
@@ -548,6 +580,8 @@ class InboundEvents:
                     raise
                 await asyncio.sleep(0.2 * failures)
             else:
+                topic = topics.BY_PRODUCER[event.producer]
+                self._count(topic, event, "processed" if done else "duplicate")
                 if done:
                     self.processed += 1
                     log.debug("event.processed", type=event.type_name, subject=event.subject)
@@ -564,6 +598,7 @@ class InboundEvents:
         reason: NotReady,
     ) -> None:
         parked = ParkedRecord(decoded.key, decoded.subject, topic, headers, value, str(reason))
+        self._count(topic, decoded.event, "parked")
         await asyncio.to_thread(self.inbox.park, parked)
         self._parked_subjects.add(decoded.subject)
         log.info("event.parked", subject=decoded.subject, reason=str(reason))
@@ -579,17 +614,23 @@ class InboundEvents:
             progress = False
             for parked in await asyncio.to_thread(self.inbox.parked, subject):
                 event = from_record(parked.headers, parked.value)
-                try:
-                    done = await self.apply(parked.key, event)
-                except NotReady:
-                    continue
-                except Exception as error:  # noqa: BLE001 - refused for good: dead-letter it
-                    await self._send_dead_letter(
-                        parked.key, parked.topic, 0, -1, parked.subject.encode(),
-                        parked.headers, parked.value, error,
-                    )
-                    await asyncio.to_thread(self.inbox.unpark, parked.key)
-                    continue
+                with tracing.handling(
+                    self.settings.service_name, parked.topic, parked.headers, event, parked.key
+                ) as span:
+                    try:
+                        done = await self.apply(parked.key, event)
+                    except NotReady:
+                        tracing.outcome(span, "still_parked")
+                        continue
+                    except Exception as error:  # noqa: BLE001 - refused for good: dead-letter it
+                        tracing.outcome(span, "dead_lettered", error)
+                        await self._send_dead_letter(
+                            parked.key, parked.topic, 0, -1, parked.subject.encode(),
+                            parked.headers, parked.value, error,
+                        )
+                        await asyncio.to_thread(self.inbox.unpark, parked.key)
+                        continue
+                    tracing.outcome(span, "processed" if done else "duplicate")
                 await asyncio.to_thread(self.inbox.unpark, parked.key)
                 log.info("event.unparked", subject=parked.subject, applied=done)
                 progress = progress or done
@@ -609,6 +650,9 @@ class InboundEvents:
         headers: dict[str, str], value: bytes, error: Exception,
     ) -> None:
         reason = repr(error)[:1000]
+        contract = self.handled_types.get(headers.get("ce_type", ""))
+        self.dead_lettered[topic] += 1
+        self.consumed[(topic, contract.type_name if contract else "unknown", "dead_lettered")] += 1
         log.error("event.dead_lettered", topic=topic, partition=partition, offset=offset,
                   error=reason)
         await asyncio.to_thread(

@@ -15,6 +15,7 @@ answers once its events are on the broker.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 import time
@@ -32,6 +33,7 @@ from ants_runtime.kafka import connection_options, ensure_topics, fetch_ends
 from ants_runtime.positions import PositionStore
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication
+from ants_runtime.tracing import read_stored
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +77,7 @@ class OutboxRelay:
         self.stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
+        self.published_types: collections.Counter[str] = collections.Counter()  # for /metrics
         self.position = 0  # the last notification id the broker acknowledged
         self.recorded = 0  # the last notification id this process saw stored
         self._recorded_lock = threading.Lock()
@@ -189,11 +192,14 @@ class OutboxRelay:
         sent: list[tuple[asyncio.Future[Any], int]] = []
         count = 0
         last_ids: dict[int, str] = {}
+        types: list[str] = []
         for notification in notifications:
-            contract = self.to_contract(self.app.mapper.to_domain_event(notification))
+            domain_event, traceparent = read_stored(self.app.mapper, notification)
+            contract = self.to_contract(domain_event)
             if contract is None:
                 continue  # a private event: not part of the public contract
-            record = to_record(contract, sequence=notification.id)
+            record = to_record(contract, sequence=notification.id, traceparent=traceparent)
+            types.append(contract.type_name)
             partition = partition_for(record.key, self.settings.kafka_topic_partitions)
             headers = [(k, v.encode()) for k, v in record.headers.items()]
             batch = open_batches.get(partition) or self.producer.create_batch()
@@ -222,6 +228,7 @@ class OutboxRelay:
         new_position = notifications[-1].id
         await asyncio.to_thread(self.positions.set, self.name, new_position)
         self.published += count
+        self.published_types.update(types)
         self.recorded = max(self.recorded, new_position)
         self._succeeded(new_position)
         if self.coordinator.replicated:

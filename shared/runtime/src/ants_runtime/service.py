@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaError
-import uvicorn
 from faststream.kafka import KafkaBroker
 from litestar import Litestar, Request
 from litestar.di import Provide
@@ -25,11 +24,12 @@ from ants_runtime.http import (
     bearer_principal,
     correlation_middleware,
     exception_handlers,
-    health_route,
 )
 from ants_runtime.inbound import InboundEvents
 from ants_runtime.kafka import ensure_topics
 from ants_runtime.logging import configure_logging
+from ants_runtime.metrics import DeliveryCollector
+from ants_runtime.observability import Observability, replica_id, run_server
 from ants_runtime.outbox import OutboxRelay, ToContract
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication, stop_gracefully
@@ -101,6 +101,9 @@ class ServiceRuntime:
         if self.coordinator.replicated:
             app.on_recorded(self._tell_replicas)
             self.coordinator.subscribe(self._on_replica_message)
+        self.observability = Observability(settings.service_name)
+        self.observability.metrics.watch(DeliveryCollector(self.relay, self.inbound))
+        app.on_stored_types(self.observability.metrics.count_stored)
         self._verifier: TokenVerifier | None = None
 
     def _tell_replicas(self, last: int, changed: set[Any]) -> None:
@@ -302,7 +305,7 @@ class ServiceRuntime:
         dependencies: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Litestar:
-        health = health_route(
+        operations = self.observability.routes(
             {
                 "store": self.store_reachable,
                 "broker": self.broker_reachable,
@@ -311,7 +314,7 @@ class ServiceRuntime:
             self.delivery_details,
         )
         return Litestar(
-            route_handlers=[health, *route_handlers],
+            route_handlers=[*operations, *route_handlers],
             dependencies={
                 "principal": Provide(self.principal, sync_to_thread=False),
                 "runtime": Provide(lambda: self, sync_to_thread=False),
@@ -322,7 +325,8 @@ class ServiceRuntime:
             openapi_config=OpenAPIConfig(title=title, version="1.0.0", description=description),
             logging_config=None,
             middleware=[
-                correlation_middleware, self.published_middleware,
+                *self.observability.middleware(), correlation_middleware,
+                self.published_middleware,
                 *kwargs.pop("middleware", []),
             ],
             **kwargs,
@@ -330,8 +334,8 @@ class ServiceRuntime:
 
 
 def serve(app: Litestar, settings: ServiceSettings) -> None:
-    configure_logging(settings.log_format, settings.log_level)
-    uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_level="warning",
-        access_log=False, timeout_graceful_shutdown=5,
+    configure_logging(
+        settings.log_format, settings.log_level, service=settings.service_name,
+        replica=replica_id(),
     )
+    run_server(app, settings.http_host, settings.http_port)

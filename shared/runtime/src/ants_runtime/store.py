@@ -13,7 +13,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+from eventsourcing.persistence import IntegrityError, Mapper, ProcessRecorder, Tracking
+
+from ants_runtime.tracing import TracedMapper
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1b3c52-0a44-4c1e-9d1e-5d6f3b8f2a10")
 SCHEMA_LOCK = 0x616E7473  # advisory lock key held while a process creates its tables
@@ -109,6 +111,13 @@ class ServiceApplication(Application[uuid.UUID]):
         self._startup_lock: Any = None
         super().__init__(env)
         self._listeners: list[Callable[[int, set[uuid.UUID]], None]] = []
+        self._type_listeners: list[Callable[[list[str]], None]] = []
+
+    def construct_mapper(self) -> Mapper[uuid.UUID]:
+        """Stored events keep the trace context they were stored under (see tracing.py)."""
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=TracedMapper
+        )
 
     def construct_recorder(self) -> ProcessRecorder:
         self._lock_schema()
@@ -129,6 +138,10 @@ class ServiceApplication(Application[uuid.UUID]):
         waiters of changes use it."""
         self._listeners.append(listener)
 
+    def on_stored_types(self, listener: Callable[[list[str]], None]) -> None:
+        """Called (from the saving thread) with the type of each event stored (metrics)."""
+        self._type_listeners.append(listener)
+
     def _notify(self, recordings: Any) -> None:
         if not recordings:
             return
@@ -136,6 +149,10 @@ class ServiceApplication(Application[uuid.UUID]):
         changed = {r.domain_event.originator_id for r in recordings}
         for listener in self._listeners:
             listener(last, changed)
+        if self._type_listeners:
+            types = [type(r.domain_event).__qualname__ for r in recordings]
+            for type_listener in self._type_listeners:
+                type_listener(types)
 
     def already_processed(self, tracking: Tracking) -> bool:
         return self.process_recorder.has_tracking_id(
