@@ -23,6 +23,7 @@ from litestar.status_codes import (
 
 from msgspec import Meta, Struct
 
+from ants_runtime import provenance
 from ants_runtime.auth import InvalidToken, Principal, TokenVerifier
 
 log = structlog.get_logger(__name__)
@@ -199,6 +200,7 @@ def bearer_principal(verifier: TokenVerifier, request: Request[Any, Any, Any]) -
     except InvalidToken:
         raise NotAuthorizedException(detail=UNAUTHENTICATED) from None
     structlog.contextvars.bind_contextvars(account_id=str(principal.account_id))
+    provenance.note_caller(principal.account_id, principal.roles)
     return principal
 
 
@@ -280,6 +282,7 @@ def correlation_middleware(app: Any) -> Any:
         request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        caused_by = provenance.begin_request(request_id)
         began = time.perf_counter()
         status = 500
 
@@ -300,5 +303,6 @@ def correlation_middleware(app: Any) -> Any:
                     ms=round((time.perf_counter() - began) * 1000, 1),
                 )
             structlog.contextvars.clear_contextvars()
+            provenance.end_request(caused_by)
 
     return middleware

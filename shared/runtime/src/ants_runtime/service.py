@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from ants_events import topics
 from ants_runtime.auth import Principal, TokenVerifier
 from ants_runtime.changes import Changes
+from ants_runtime.checkpoints import install_ledger
 from ants_runtime.http import (
     FactNotYetKnown,
     bearer_principal,
@@ -93,6 +94,7 @@ class ServiceRuntime:
         self.components: list[Any] = []
         app.on_recorded(lambda _last, changed: self.changes.changed(changed))
         self._verifier: TokenVerifier | None = None
+        self.ledger_routes = install_ledger(self, to_contract)
 
     def also_run(self, component: Any) -> None:
         """Run a component (e.g. a read model's projector) while the service runs: it has an
@@ -255,7 +257,7 @@ class ServiceRuntime:
             self.delivery_details,
         )
         return Litestar(
-            route_handlers=[health, *route_handlers],
+            route_handlers=[health, *self.ledger_routes, *route_handlers],
             dependencies={
                 "principal": Provide(self.principal, sync_to_thread=False),
                 "runtime": Provide(lambda: self, sync_to_thread=False),
