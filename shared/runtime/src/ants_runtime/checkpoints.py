@@ -64,6 +64,9 @@ class LedgerSigner:
         self.public_key = base64.b64encode(raw).decode()
         self.key_id = key_id(raw)
 
+    def sign_bytes(self, statement: bytes) -> bytes:
+        return self._key.sign(statement)
+
     def sign(self, service: str, tree_size: int, root_hash: str) -> Checkpoint:
         unsigned = Checkpoint(
             service, tree_size, root_hash, datetime.now(UTC).isoformat(), self.key_id
