@@ -23,10 +23,10 @@ prerequisites: ## pdftotext, Chromium, a font and PostgreSQL for the tests, inst
 	@bash tools/prerequisites.sh
 
 test: env prerequisites ## Unit, integration and end-to-end tests
-	$(PY) -m pytest shared services tests
+	$(PY) -m pytest shared services tools/audit tests
 
 unit: env
-	$(PY) -m pytest shared services -m "not e2e" -q
+	$(PY) -m pytest shared services tools/audit -m "not e2e" -q
 
 e2e: env prerequisites
 	$(PY) -m pytest tests/e2e

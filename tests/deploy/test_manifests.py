@@ -46,7 +46,7 @@ PORTS = {
 }
 BACKENDS = ["identity", "requests", "cert", "payment", "documents"]
 DATABASES = {f"ants_{name}" for name in BACKENDS}
-TOPICS = [f"ants.{name}.v1" for name in BACKENDS]
+TOPICS = [f"ants.{name}.v1" for name in BACKENDS] + ["ants.checkpoints.v1"]
 
 COMMON_ENV = {"HTTP_HOST", "HTTP_PORT", "LOG_FORMAT", "LOG_LEVEL"}
 BACKEND_ENV = COMMON_ENV | {

@@ -51,9 +51,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ensure_keypair(settings.auth_private_key_file, settings.auth_public_key_file)
     issuer = TokenIssuer(settings.auth_private_key_file.read_bytes(), settings.token_ttl_seconds)
     proxies = TrustedProxies(settings.forwarded_allow_ips)
-    if settings.identity_seed_file:
-        identity.seed(json.loads(settings.identity_seed_file.read_text()))
     runtime = ServiceRuntime(settings, identity, to_contract)
+    if settings.identity_seed_file:  # after the runtime: the ledger covers their public form
+        identity.seed(json.loads(settings.identity_seed_file.read_text()))
     return runtime.http_app(
         [AccountsController],
         title="Identity",

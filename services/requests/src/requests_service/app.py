@@ -5,12 +5,14 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.di import Provide
 
+from ants_runtime.audit_trail import AuditTrail
 from ants_runtime.fees import FeeSchedule
 from ants_runtime.projection import Projector
 from ants_runtime.service import ServiceRuntime, serve
 from requests_service.adapters.siv import SeededSiv
 from requests_service.application import RequestsApplication
 from requests_service.domain import errors
+from requests_service.http.audit import AuditController
 from requests_service.http.controllers import DossiersController
 from requests_service.integration import inbound
 from requests_service.integration.outbound import to_contract
@@ -39,8 +41,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     inbound.register(runtime.inbound, requests)
     dossier_list = Projector(requests, requests.dossier_list)
     runtime.also_run(dossier_list)
+    trail = AuditTrail(requests.recorder.datastore, settings)  # type: ignore[attr-defined]
+    runtime.also_run(trail)
     return runtime.http_app(
-        [DossiersController],
+        [DossiersController, AuditController],
         title="Requests",
         description="Duplicate registration certificate requests (dossiers), rebuilt from "
         "their event streams.",
@@ -48,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "requests": Provide(lambda: requests, sync_to_thread=False),
             "dossier_list": Provide(lambda: dossier_list, sync_to_thread=False),
+            "trail": Provide(lambda: trail, sync_to_thread=False),
         },
     )
 

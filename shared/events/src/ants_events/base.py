@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 CE_TYPE_PREFIX = "fr.ants"
 
@@ -36,6 +36,18 @@ class IntegrationEvent(BaseModel):
 
     event_id: UUID
     occurred_at: datetime
+
+    # Who caused the event (see ants_events.cloudevents.PROVENANCE_HEADERS): travels in
+    # CloudEvents extension headers, not in the payload, so every contract carries it alike.
+    _provenance: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def with_provenance(self, provenance: dict[str, str]) -> IntegrationEvent:
+        self._provenance = {k: v for k, v in provenance.items() if v}
+        return self
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        return dict(self._provenance)
 
     @classmethod
     def ce_type(cls) -> str:

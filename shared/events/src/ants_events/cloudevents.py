@@ -11,6 +11,18 @@ from ants_events.registry import contract_for
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
+# CloudEvents extension attributes saying who caused an event (all optional):
+# - actor: `account:<uuid>` for a person's HTTP request, `service:<name>` for a reaction;
+# - actorrole: the account's roles, comma-separated, or `service`;
+# - correlationid: the X-Request-ID of the HTTP request that caused it;
+# - causationid: the ce_id of the event this one reacts to.
+PROVENANCE_HEADERS = {
+    "actor": "ce_actor",
+    "actor_role": "ce_actorrole",
+    "correlation_id": "ce_correlationid",
+    "causation_id": "ce_causationid",
+}
+
 
 @dataclass(frozen=True)
 class KafkaRecord:
@@ -42,6 +54,9 @@ def to_record(
         "ce_sequence": str(sequence),
         "content-type": CONTENT_TYPE,
     }
+    for name, header in PROVENANCE_HEADERS.items():
+        if value := event.provenance.get(name):
+            headers[header] = value
     if traceparent:
         headers["traceparent"] = traceparent
     return KafkaRecord(
@@ -65,6 +80,11 @@ def from_record(headers: dict[str, bytes | str], value: bytes) -> IntegrationEve
         raise InvalidEnvelope("unsupported CloudEvents spec version")
     contract = contract_for(header_text(headers, "ce_type"))
     try:
-        return contract.model_validate_json(value)
+        event = contract.model_validate_json(value)
     except ValueError as error:
         raise InvalidEnvelope(str(error)) from error
+    provenance = {
+        name: header_text(headers, header)
+        for name, header in PROVENANCE_HEADERS.items() if header in headers
+    }
+    return event.with_provenance(provenance) if provenance else event

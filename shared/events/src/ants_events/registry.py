@@ -1,6 +1,6 @@
 """Every published contract, found by its CloudEvents type."""
 
-from ants_events import cert, documents, identity, payment, requests
+from ants_events import cert, checkpoints, documents, identity, payment, requests
 from ants_events.base import IntegrationEvent
 
 CONTRACTS: tuple[type[IntegrationEvent], ...] = (
@@ -24,6 +24,7 @@ CONTRACTS: tuple[type[IntegrationEvent], ...] = (
     cert.AttachmentAcceptedV2,
     cert.AgentMessagePostedV1,
     payment.PaymentRecordedV1,
+    checkpoints.CheckpointSignedV1,
 )
 
 # Contracts that stay known (their records remain on the topics and still decode, their

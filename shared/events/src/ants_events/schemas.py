@@ -16,6 +16,12 @@ from ants_events.base import IntegrationEvent
 from ants_events.registry import CONTRACTS, NO_LONGER_PUBLISHED
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+PROVENANCE_SCHEMA = {
+    "ce_actor": {"type": "string", "description": "account:<uuid> or service:<name>"},
+    "ce_actorrole": {"type": "string", "description": "the account's roles, or service"},
+    "ce_correlationid": {"type": "string", "description": "X-Request-ID of the causing request"},
+    "ce_causationid": {"type": "string", "description": "ce_id of the event reacted to"},
+}
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
@@ -41,7 +47,11 @@ def asyncapi() -> dict[str, Any]:
         }
         channels[topic] = {
             "address": topic,
-            "description": f"Events of the {producer} service; key = subject (dossier or account id).",
+            "description": (
+                "Every service's signed log checkpoints (ants_events.ledger); key = service."
+                if topic == topics.CHECKPOINTS else
+                f"Events of the {producer} service; key = subject (dossier or account id)."
+            ),
             "messages": messages,
         }
     messages = {
@@ -58,12 +68,16 @@ def asyncapi() -> dict[str, Any]:
                 "properties": {
                     "ce_specversion": {"const": "1.0"},
                     "ce_id": {"type": "string", "format": "uuid"},
-                    "ce_source": {"const": f"/ants/{c.producer}"},
+                    "ce_source": (
+                        {"type": "string", "pattern": "^/ants/[a-z]+$"}
+                        if c.producer == "checkpoints" else {"const": f"/ants/{c.producer}"}
+                    ),
                     "ce_type": {"const": c.ce_type()},
                     "ce_time": {"type": "string", "format": "date-time"},
                     "ce_subject": {"type": "string"},
                     "ce_sequence": {"type": "string"},
                     "traceparent": {"type": "string"},
+                    **PROVENANCE_SCHEMA,
                 },
             },
             "payload": {"$ref": f"schemas/{schema_file(c)}"},

@@ -14,7 +14,10 @@ BY_PRODUCER = {
     "documents": DOCUMENTS,
 }
 
-ALL = tuple(BY_PRODUCER.values())
+# Every service's signed log checkpoints (see ants_events.checkpoints), keyed by service.
+CHECKPOINTS = "ants.checkpoints.v1"
+
+ALL = (*BY_PRODUCER.values(), CHECKPOINTS)
 
 
 def dead_letter(topic: str) -> str:

@@ -23,6 +23,7 @@ from litestar.status_codes import (
 
 from msgspec import Meta, Struct
 
+from ants_runtime import provenance
 from ants_runtime.auth import InvalidToken, Principal, TokenVerifier
 
 log = structlog.get_logger(__name__)
@@ -199,6 +200,7 @@ def bearer_principal(verifier: TokenVerifier, request: Request[Any, Any, Any]) -
     except InvalidToken:
         raise NotAuthorizedException(detail=UNAUTHENTICATED) from None
     structlog.contextvars.bind_contextvars(account_id=str(principal.account_id))
+    provenance.note_caller(principal.account_id, principal.roles)
     return principal
 
 
@@ -307,6 +309,7 @@ def correlation_middleware(app: Any) -> Any:
         structlog.contextvars.bind_contextvars(correlation_id=request_id)
         if dossier_id := (scope.get("path_params") or {}).get("dossier_id"):
             structlog.contextvars.bind_contextvars(dossier_id=str(dossier_id))
+        caused_by = provenance.begin_request(request_id)
         began = time.perf_counter()
         status = 500
 
@@ -327,6 +330,7 @@ def correlation_middleware(app: Any) -> Any:
                     ms=round((time.perf_counter() - began) * 1000, 1),
                 )
             structlog.contextvars.clear_contextvars()
+            provenance.end_request(caused_by)
 
     return middleware
 

@@ -19,6 +19,7 @@ from ants_events import topics
 from ants_runtime.auth import Principal, TokenVerifier
 from ants_runtime.changes import Changes
 from ants_runtime.cluster import Message, changed_messages, coordinator_for
+from ants_runtime.checkpoints import install_ledger
 from ants_runtime.http import (
     FactNotYetKnown,
     bearer_principal,
@@ -105,6 +106,7 @@ class ServiceRuntime:
         self.observability.metrics.watch(DeliveryCollector(self.relay, self.inbound))
         app.on_stored_types(self.observability.metrics.count_stored)
         self._verifier: TokenVerifier | None = None
+        self.ledger_routes = install_ledger(self, to_contract)
 
     def _tell_replicas(self, last: int, changed: set[Any]) -> None:
         for message in changed_messages(last, changed):
@@ -314,7 +316,7 @@ class ServiceRuntime:
             self.delivery_details,
         )
         return Litestar(
-            route_handlers=[*operations, *route_handlers],
+            route_handlers=[*operations, *self.ledger_routes, *route_handlers],
             dependencies={
                 "principal": Provide(self.principal, sync_to_thread=False),
                 "runtime": Provide(lambda: self, sync_to_thread=False),

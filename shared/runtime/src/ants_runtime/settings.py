@@ -32,6 +32,11 @@ class ServiceSettings(BaseSettings):
 
     auth_public_key_file: Path = Path("var/keys/token-public.pem")
 
+    # The service's checkpoint signing key (created on first start when absent) and how
+    # often the growth of its event log is signed.
+    ledger_private_key_file: Path | None = None
+    ledger_checkpoint_seconds: float = 2.0
+
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
 

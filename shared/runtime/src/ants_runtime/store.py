@@ -17,6 +17,9 @@ from eventsourcing.persistence import IntegrityError, Mapper, ProcessRecorder, T
 
 from ants_runtime.tracing import TracedMapper
 
+from ants_runtime import provenance
+from ants_runtime.ledger import LedgerRecording, LedgerTables, ToContract, catch_up
+
 EVENT_ID_NAMESPACE = uuid.UUID("6f1b3c52-0a44-4c1e-9d1e-5d6f3b8f2a10")
 SCHEMA_LOCK = 0x616E7473  # advisory lock key held while a process creates its tables
 
@@ -109,6 +112,7 @@ class ServiceApplication(Application[uuid.UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self._startup_lock: Any = None
+        self.public_contract: ToContract | None = None  # set by the runtime: see _record
         super().__init__(env)
         self._listeners: list[Callable[[int, set[uuid.UUID]], None]] = []
         self._type_listeners: list[Callable[[list[str]], None]] = []
@@ -123,9 +127,37 @@ class ServiceApplication(Application[uuid.UUID]):
         self._lock_schema()
         recorder = self.factory.process_recorder()
         base = type(recorder)
-        mixin = BatchTracking if hasattr(recorder, "datastore") else MemoryBatchTracking
-        recorder.__class__ = type(f"Batch{base.__name__}", (mixin, base), {})
+        if not hasattr(recorder, "datastore"):
+            recorder.__class__ = type(f"Batch{base.__name__}", (MemoryBatchTracking, base), {})
+            return recorder
+        recorder.__class__ = type(
+            f"BatchLedger{base.__name__}", (BatchTracking, LedgerRecording, base), {}
+        )
+        recorder.ledger = LedgerTables(recorder.datastore)  # type: ignore[attr-defined]
+        recorder.ledger.create()  # type: ignore[attr-defined]
+        catch_up(recorder, recorder.ledger)  # type: ignore[attr-defined]
         return recorder
+
+    @property
+    def ledger(self) -> LedgerTables | None:
+        return getattr(self.recorder, "ledger", None)
+
+    def _record(self, processing_event: ProcessingEvent[uuid.UUID]) -> Any:
+        """Store events with their provenance, and give the ledger the public form of each
+        (the record the outbox will publish) so that it covers what the topics show."""
+        provenance.stamp(processing_event.events, provenance.of_request())
+        if self.public_contract is not None and self.ledger is not None:
+            processing_event.saved_kwargs["ledger_contracts"] = [
+                self.public_view(e) for e in processing_event.events
+            ]
+        return super()._record(processing_event)
+
+    def public_view(self, domain_event: Any) -> Any:
+        """The public contract of a stored event, with its provenance, or None."""
+        contract = self.public_contract(domain_event) if self.public_contract else None
+        if contract is not None:
+            contract.with_provenance(provenance.of_event(domain_event))
+        return contract
 
     @property
     def process_recorder(self) -> ProcessRecorder:
@@ -168,6 +200,9 @@ class ServiceApplication(Application[uuid.UUID]):
             return False
         processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent(tracking=tracking)
         processing_event.collect_events(*handle())
+        provenance.stamp(
+            processing_event.events, provenance.of_reaction(self.name, tracking.application_name)
+        )
         try:
             recordings = self._record(processing_event)
         except IntegrityError:
@@ -190,11 +225,16 @@ class ServiceApplication(Application[uuid.UUID]):
         trackings: list[Tracking] = []
         processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent()
         for tracking, handle in items:
+            collected = len(processing_event.events)
             try:
                 processing_event.collect_events(*handle())
             except not_ready as early:
                 outcomes.append(early)
                 continue
+            provenance.stamp(
+                processing_event.events[collected:],
+                provenance.of_reaction(self.name, tracking.application_name),
+            )
             outcomes.append(None)
             trackings.append(tracking)
         if not trackings:

@@ -1,0 +1,396 @@
+"""A dossier's whole history across services, kept from the topics alone (a read model).
+
+It reads every service topic and the checkpoint topic from the start, as an outside agency
+would, and keeps each record exactly as published (headers, key, value) and every service's
+log leaves and signed checkpoints. From these it answers the history of a subject in causal
+order, and an export bundle in which each event carries its inclusion proof in its
+producer's signed log (format: docs/audit-bundle.md). Nothing here reads another service's
+database: it trusts only signatures, pinning each service's key the first time it sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from ants_events import topics
+from ants_events.checkpoints import CheckpointSignedV1
+from ants_events.cloudevents import PROVENANCE_HEADERS
+from ants_events.ledger import (
+    COVERED_HEADERS,
+    Checkpoint,
+    canonical,
+    checkpoint_valid,
+    inclusion_proof,
+    leaf_data,
+    leaf_hash,
+    record_digest,
+)
+from ants_runtime.kafka import connection_options, fetch_ends
+from ants_runtime.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+BUNDLE_FORMAT = "ants-audit-bundle/1"
+
+
+class AuditTrail:
+    """Runs beside a service (`ServiceRuntime.also_run`), in that service's database."""
+
+    def __init__(self, datastore: Any, settings: ServiceSettings) -> None:
+        self.datastore = datastore
+        self.settings = settings
+        self.sqlite = type(datastore).__module__.endswith("sqlite")
+        self.p = "?" if self.sqlite else "%s"
+        self.problem: str | None = None
+        self.positions: dict[TopicPartition, int] = {}
+        self._progress = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS audit_records (event_id TEXT PRIMARY KEY, "
+                "service TEXT NOT NULL, subject TEXT NOT NULL, position BIGINT NOT NULL, "
+                "ce_time TEXT NOT NULL, headers TEXT NOT NULL, record_key TEXT NOT NULL, "
+                "value TEXT NOT NULL)"
+            )
+            cursor.execute(
+                "CREATE INDEX IF NOT EXISTS audit_records_subject ON audit_records (subject)"
+            )
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS audit_leaves (service TEXT NOT NULL, "
+                "leaf_index BIGINT NOT NULL, position BIGINT NOT NULL, event_digest TEXT NOT NULL, "
+                "record_digest TEXT, PRIMARY KEY (service, leaf_index))"
+            )
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS audit_checkpoints (service TEXT NOT NULL, "
+                "tree_size BIGINT NOT NULL, root_hash TEXT NOT NULL, signed_at TEXT NOT NULL, "
+                "key_id TEXT NOT NULL, signature TEXT NOT NULL, public_key TEXT NOT NULL, "
+                "PRIMARY KEY (service, tree_size))"
+            )
+
+    # --- reading the topics -----------------------------------------------------------------
+
+    @property
+    def partitions(self) -> list[TopicPartition]:
+        count = self.settings.kafka_topic_partitions
+        return [TopicPartition(t, p) for t in topics.ALL for p in range(count)]
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        task = asyncio.create_task(self.run(), name="audit-trail")
+        try:
+            yield
+        finally:
+            self.stopping.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - keep reading whatever happens
+                self.problem = f"audit trail cannot read the topics: {error!r}"[:300]
+                log.exception("audit_trail.failed")
+                await asyncio.sleep(1.0)
+
+    async def _consume(self) -> None:
+        consumer = AIOKafkaConsumer(
+            **connection_options(self.settings), enable_auto_commit=False,
+            auto_offset_reset="earliest", fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            consumer.assign(self.partitions)
+            await consumer.seek_to_beginning(*self.partitions)
+            self.positions = {tp: 0 for tp in self.partitions}
+            while not self.stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+                for tp, records in batches.items():
+                    await asyncio.to_thread(self.keep, records)
+                    self.positions[tp] = records[-1].offset + 1
+                for tp in self.partitions:
+                    end = consumer.highwater(tp)
+                    if end is not None and end < self.positions[tp]:
+                        # The embedded broker forgot the topic: the producers publish it again.
+                        await consumer.seek_to_beginning(tp)
+                        self.positions[tp] = 0
+                self._progress.set()
+                self._progress = asyncio.Event()
+        finally:
+            await consumer.stop()
+
+    async def caught_up(self, timeout: float) -> bool:
+        """Whether everything published before this call has been read, waiting for it."""
+        deadline = time.monotonic() + timeout
+        try:
+            ends = await asyncio.wait_for(
+                fetch_ends(self.settings, {tp: self.positions.get(tp, 0) for tp in self.partitions}),
+                timeout,
+            )
+        except Exception:  # noqa: BLE001 - the broker cannot tell: answer with what we have
+            return False
+        while any(self.positions.get(tp, 0) < end for tp, end in ends.items()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
+        return True
+
+    def keep(self, records: list[Any]) -> None:
+        p = self.p
+        with self.datastore.transaction(commit=True) as cursor:
+            for record in records:
+                headers = {k: v.decode(errors="replace") for k, v in record.headers or []}
+                if record.topic == topics.CHECKPOINTS:
+                    self._keep_checkpoint(cursor, headers, record.value)
+                    continue
+                if "ce_id" not in headers or "ce_source" not in headers:
+                    continue  # not a CloudEvent: the producer's consumers dead-letter it
+                cursor.execute(
+                    f"INSERT INTO audit_records VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+                    "ON CONFLICT (event_id) DO NOTHING",
+                    [headers["ce_id"], headers["ce_source"].rsplit("/", 1)[-1],
+                     headers.get("ce_subject", ""), int(headers.get("ce_sequence", "0") or 0),
+                     headers.get("ce_time", ""), json.dumps(headers),
+                     (record.key or b"").decode(errors="replace"),
+                     (record.value or b"").decode(errors="replace")],
+                )
+
+    def _keep_checkpoint(self, cursor: Any, headers: dict[str, str], value: bytes) -> None:
+        p = self.p
+        try:
+            message = CheckpointSignedV1.model_validate_json(value)
+        except ValueError:
+            log.warning("audit_trail.checkpoint_unreadable")
+            return
+        pinned = self._pinned_key(cursor, message.service)
+        if pinned is not None and pinned != message.public_key:
+            self.problem = f"a checkpoint of {message.service} is signed by an unknown key"
+            log.warning("audit_trail.checkpoint_foreign_key", service=message.service)
+            return
+        if not checkpoint_valid(message.checkpoint(), message.public_key):
+            log.warning("audit_trail.checkpoint_bad_signature", service=message.service)
+            return
+        cursor.executemany(
+            f"INSERT INTO audit_leaves VALUES ({p}, {p}, {p}, {p}, {p}) "
+            "ON CONFLICT (service, leaf_index) DO NOTHING",
+            [(message.service, message.first_index + i, leaf.position, leaf.event, leaf.record)
+             for i, leaf in enumerate(message.leaves)],
+        )
+        cursor.execute(
+            f"INSERT INTO audit_checkpoints VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+            "ON CONFLICT (service, tree_size) DO NOTHING",
+            [message.service, message.tree_size, message.root_hash, message.signed_at,
+             message.key_id, message.signature, message.public_key],
+        )
+
+    def _pinned_key(self, cursor: Any, service: str) -> str | None:
+        cursor.execute(
+            f"SELECT public_key FROM audit_checkpoints WHERE service = {self.p} "
+            "ORDER BY tree_size LIMIT 1", [service],
+        )
+        row = cursor.fetchone()
+        return _col(row, 0, "public_key") if row else None
+
+    # --- answering ----------------------------------------------------------------------------
+
+    def records(self, subject: str) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT event_id, service, position, ce_time, headers, record_key, value "
+                f"FROM audit_records WHERE subject = {self.p}", [subject],
+            )
+            rows = cursor.fetchall()
+        names = ("event_id", "service", "position", "ce_time", "headers", "record_key", "value")
+        found = [{n: _col(r, i, n) for i, n in enumerate(names)} for r in rows]
+        for row in found:
+            row["headers"] = json.loads(row["headers"])
+        return causal_order(found)
+
+    def correlation_of(self, event_id: str, depth: int = 10) -> str | None:
+        """The correlation id of the request at the origin of a chain of reactions."""
+        for _ in range(depth):
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(f"SELECT headers FROM audit_records WHERE event_id = {self.p}", [event_id])
+                row = cursor.fetchone()
+            if row is None:
+                return None
+            headers = json.loads(_col(row, 0, "headers"))
+            if headers.get("ce_correlationid"):
+                return str(headers["ce_correlationid"])
+            if not headers.get("ce_causationid"):
+                return None
+            event_id = headers["ce_causationid"]
+        return None
+
+    def history(self, subject: str) -> list[dict[str, Any]]:
+        return [self.entry(row) for row in self.records(subject)]
+
+    def entry(self, row: dict[str, Any]) -> dict[str, Any]:
+        headers = row["headers"]
+        ce_type = headers.get("ce_type", "")
+        type_name, _, version = ce_type.rpartition(".")  # fr.ants.<service>.<Type>.v<N>
+        type_name = type_name.rpartition(".")[2]
+        provenance = {name: headers.get(header) for name, header in PROVENANCE_HEADERS.items()}
+        correlation = provenance["correlation_id"]
+        if not correlation and provenance["causation_id"]:
+            correlation = self.correlation_of(provenance["causation_id"])
+        return {
+            "service": row["service"],
+            "type": type_name,
+            "version": int(version.lstrip("v") or 0),
+            "position": row["position"],
+            "at": row["ce_time"],
+            "event_id": row["event_id"],
+            "actor": actor_of(provenance.get("actor"), provenance.get("actor_role")),
+            "correlation_id": correlation,
+            "causation_id": provenance["causation_id"],
+            "data": json.loads(row["value"]),
+        }
+
+    # --- export ---------------------------------------------------------------------------------
+
+    def latest_checkpoints(self) -> dict[str, tuple[Checkpoint, str]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT service, tree_size, root_hash, signed_at, key_id, signature, public_key "
+                "FROM audit_checkpoints ORDER BY service, tree_size"
+            )
+            rows = cursor.fetchall()
+        latest: dict[str, tuple[Checkpoint, str]] = {}
+        names = ("service", "tree_size", "root_hash", "signed_at", "key_id", "signature", "public_key")
+        for row in rows:
+            r = {n: _col(row, i, n) for i, n in enumerate(names)}
+            latest[r["service"]] = (Checkpoint.from_dict(r), r["public_key"])
+        return latest
+
+    def leaves(self, service: str, size: int) -> list[tuple[int, str, str | None]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT position, event_digest, record_digest FROM audit_leaves "
+                f"WHERE service = {self.p} AND leaf_index < {self.p} ORDER BY leaf_index",
+                [service, size],
+            )
+            rows = cursor.fetchall()
+        return [(int(_col(r, 0, "position")), _col(r, 1, "event_digest"), _col(r, 2, "record_digest"))
+                for r in rows]
+
+    def uncovered(self, subject: str) -> int:
+        """How many of the subject's events no checkpoint read so far covers."""
+        latest = self.latest_checkpoints()
+        covered = {s: {p for p, _, _ in self.leaves(s, c.tree_size)} for s, (c, _) in latest.items()}
+        return sum(
+            1 for r in self.records(subject) if r["position"] not in covered.get(r["service"], set())
+        )
+
+    def bundle(self, subject: str, signer: Any, exporter: str) -> dict[str, Any]:
+        """The subject's events, each with its record and its inclusion proof, the checkpoints
+        they are proved against and their keys; signed by the exporter (docs/audit-bundle.md)."""
+        latest = self.latest_checkpoints()
+        trees: dict[str, tuple[list[bytes], dict[int, tuple[int, str]]]] = {}
+        for service, (checkpoint, _) in latest.items():
+            entries = self.leaves(service, checkpoint.tree_size)
+            hashes = [leaf_hash(leaf_data(p, e, r)) for p, e, r in entries]
+            trees[service] = (hashes, {p: (i, e) for i, (p, e, _) in enumerate(entries)})
+        events = []
+        for row in self.records(subject):
+            entry = self.entry(row)
+            covered = {k: v for k, v in row["headers"].items() if k in COVERED_HEADERS}
+            entry["record"] = {"headers": covered, "key": row["record_key"], "value": row["value"]}
+            tree = trees.get(row["service"])
+            found = tree[1].get(row["position"]) if tree else None
+            if tree is not None and found is not None:
+                index, digest = found
+                entry["proof"] = {
+                    "leaf_index": index,
+                    "tree_size": len(tree[0]),
+                    "event_digest": digest,
+                    "path": [h.hex() for h in inclusion_proof(tree[0], index)],
+                }
+            else:
+                entry["proof"] = None  # published after the latest checkpoint read
+            events.append(entry)
+        services = sorted({e["service"] for e in events})
+        checkpoints = {s: latest[s][0].as_dict() for s in services if s in latest}
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "dossier_id": subject,
+            "exported_at": datetime.now(UTC).isoformat(),
+            "exporter": exporter,
+            "key_id": signer.key_id,
+            "events": [
+                [e["service"], e["position"], record_digest(
+                    e["record"]["headers"], e["record"]["key"], e["record"]["value"])]
+                for e in events
+            ],
+            "checkpoints": [[s, c["tree_size"], c["root_hash"]] for s, c in checkpoints.items()],
+        }
+        public_keys = {s: latest[s][1] for s in services if s in latest}
+        public_keys[exporter] = signer.public_key
+        return {
+            "format": BUNDLE_FORMAT,
+            "dossier_id": subject,
+            "events": events,
+            "checkpoints": checkpoints,
+            "public_keys": public_keys,
+            "manifest": manifest,
+            "manifest_signature": base64.b64encode(signer.sign_bytes(canonical(manifest))).decode(),
+        }
+
+
+def actor_of(actor: str | None, role: str | None) -> dict[str, Any] | None:
+    if not actor:
+        return None
+    kind, _, name = actor.partition(":")
+    if kind == "account":
+        return {"account_id": name, "roles": [r for r in (role or "").split(",") if r]}
+    return {"service": name}
+
+
+def causal_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """By time, each event after the event it reacts to (clocks of services may differ)."""
+    ordered = sorted(rows, key=lambda r: (r["ce_time"], r["service"], r["position"]))
+    placed: list[dict[str, Any]] = []
+    ids: set[str] = set()
+    waiting: dict[str, list[dict[str, Any]]] = {}
+    known = {r["event_id"] for r in rows}
+
+    def place(row: dict[str, Any]) -> None:
+        placed.append(row)
+        ids.add(row["event_id"])
+        for follower in waiting.pop(row["event_id"], []):
+            place(follower)
+
+    for row in ordered:
+        cause = row["headers"].get("ce_causationid")
+        if cause and cause in known and cause not in ids:
+            waiting.setdefault(cause, []).append(row)
+        else:
+            place(row)
+    for followers in waiting.values():
+        placed.extend(followers)
+    return placed
+
+
+def _col(row: Any, index: int, name: str) -> Any:
+    if isinstance(row, dict):
+        return row[name]
+    return row[index]

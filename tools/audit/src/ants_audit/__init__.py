@@ -1,0 +1,1 @@
+"""ants-audit: export, verify and replay a dossier's history (see docs/audit-bundle.md)."""
