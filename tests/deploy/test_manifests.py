@@ -335,9 +335,14 @@ def test_every_deployment_has_probes_limits_and_a_locked_down_pod(kustomization:
     configmaps = of_kind(docs, "ConfigMap")
     for name, deployment in of_kind(docs, "Deployment").items():
         spec = deployment["spec"]
-        if kustomization != "overlays/prod":
-            assert spec["replicas"] == 1, f"{name}: one relay per store"
-            assert spec["strategy"]["type"] == "Recreate", name
+        if kustomization == "overlays/prod":
+            # Replicas share the work through their store: rolled without going below them.
+            assert spec["replicas"] >= 2, name
+            assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
+        elif name == "documents":
+            assert spec["strategy"]["type"] == "Recreate", "a ReadWriteOnce volume"
+        else:
+            assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
         annotations = spec["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true", name
         assert annotations["prometheus.io/path"] == "/metrics", name

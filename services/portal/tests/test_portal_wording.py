@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from portal_service.clients import ApiError
 from portal_service.formatting import amount, file_size, french_date, french_datetime
-from portal_service.once import OnceGuard
 from portal_service.web.common import FormErrors
 from portal_service.web.documents import disposition
 
@@ -40,45 +37,6 @@ def test_a_refusal_without_fields_keeps_the_services_message() -> None:
     error = ApiError.from_response(answer)
     assert (error.status, error.message) == (409, "Déjà payé.")
     assert error.errors == [(None, "Déjà payé.")]
-
-
-async def test_a_form_sent_twice_acts_once_and_both_copies_land_on_the_same_page() -> None:
-    guard = OnceGuard()
-    actions = []
-
-    async def submit() -> str:
-        async with guard.once("account:pay", "form-1") as outcome:
-            if outcome.previous:
-                return outcome.previous
-            actions.append("authorise")
-            await asyncio.sleep(0.05)
-            outcome.result = "/dossiers/1/paiement/p-1"
-            return outcome.result
-
-    first, second = await asyncio.gather(submit(), submit())
-    assert first == second == "/dossiers/1/paiement/p-1"
-    assert actions == ["authorise"]
-
-
-async def test_a_refused_form_can_be_corrected_and_sent_again() -> None:
-    guard = OnceGuard()
-    async with guard.once("account:pay", "form-1") as outcome:
-        pass  # refused: no result
-    async with guard.once("account:pay", "form-1") as outcome:
-        assert outcome.previous is None
-
-
-async def test_refused_forms_leave_nothing_behind_and_a_success_is_remembered_once() -> None:
-    guard = OnceGuard()
-    for n in range(1000):
-        async with guard.once("account:start", f"form-{n}") as outcome:
-            pass  # refused: no result
-    assert guard.tracked == 0
-    async with guard.once("account:start", "form-ok") as outcome:
-        outcome.result = "/dossiers/1"
-    async with guard.once("account:start", "form-ok") as outcome:
-        assert outcome.previous == "/dossiers/1"
-    assert guard.tracked == 1
 
 
 def test_a_document_is_downloaded_unless_shown_in_the_page() -> None:

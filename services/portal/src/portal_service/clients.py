@@ -11,6 +11,7 @@ import httpx
 import structlog
 
 from ants_runtime.tracing import inject_headers
+from portal_service.once import FORM_KEY
 from portal_service.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -112,6 +113,8 @@ class Services:
         headers = inject_headers(dict(kwargs.pop("headers", None) or {}))  # the trace goes on
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if method in ("POST", "PUT", "PATCH", "DELETE") and (form_key := FORM_KEY.get()):
+            headers.setdefault("Idempotency-Key", form_key)  # a second copy of the form: see once.py
         response: httpx.Response | None = None
         for base in self._replicas(service):
             try:

@@ -54,8 +54,32 @@ async def ensure_topics(settings: ServiceSettings, names: list[str] | None = Non
                 pass
         if missing:
             log.info("kafka.topics_created", topics=missing)
+        keyed = [n for n in (names or all_topics()) if n in existing and not n.endswith(".dlq")]
+        await _check_partitions(admin, settings, keyed)
     finally:
         await admin.close()
+
+
+class PartitionCountMismatch(RuntimeError):
+    """A topic exists with another partition count than the services use: the key-to-partition
+    mapping would differ between producers and readers."""
+
+
+async def _check_partitions(admin: AIOKafkaAdminClient, settings: ServiceSettings, names: list[str]) -> None:
+    if not names:
+        return
+    described = await admin.describe_topics(names)
+    wrong = {
+        t["topic"]: len(t["partitions"]) for t in described
+        if t.get("error_code", 0) == 0 and t.get("partitions")
+        and len(t["partitions"]) != settings.kafka_topic_partitions
+    }
+    if wrong:
+        found = ", ".join(f"{name} has {count}" for name, count in sorted(wrong.items()))
+        raise PartitionCountMismatch(
+            f"KAFKA_TOPIC_PARTITIONS is {settings.kafka_topic_partitions} but {found} partitions: "
+            "set it to the topics' partition count (never change the count of an existing topic)"
+        )
 
 
 async def fetch_ends(

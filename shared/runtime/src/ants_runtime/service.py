@@ -26,6 +26,7 @@ from ants_runtime.http import (
     correlation_middleware,
     exception_handlers,
 )
+from ants_runtime.idempotency import IdempotentRequests, idempotency_middleware
 from ants_runtime.inbound import InboundEvents
 from ants_runtime.kafka import ensure_topics
 from ants_runtime.logging import configure_logging
@@ -97,6 +98,8 @@ class ServiceRuntime:
             coordinator=self.coordinator,
         )
         self.changes = Changes()
+        datastore = getattr(app.recorder, "datastore", None)
+        self.idempotent = IdempotentRequests(datastore) if datastore is not None else None
         self.components: list[Any] = []
         app.on_recorded(lambda _last, changed: self.changes.changed(changed))
         if self.coordinator.replicated:
@@ -329,6 +332,7 @@ class ServiceRuntime:
             middleware=[
                 *self.observability.middleware(), correlation_middleware,
                 self.published_middleware,
+                *([idempotency_middleware(self.idempotent)] if self.idempotent else []),
                 *kwargs.pop("middleware", []),
             ],
             **kwargs,
