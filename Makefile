@@ -32,7 +32,7 @@ e2e: env prerequisites
 	$(PY) -m pytest tests/e2e
 
 bench: env ## Push N loss-case dossiers through a running system (make run first)
-	$(PY) -m ants_stack.bench $(if $(N),--dossiers $(N),)
+	$(PY) -m ants_stack.bench $(if $(N),--dossiers $(N),) $(if $(REPLICAS),--replicas $(REPLICAS),)
 
 bench-replay: env ## Backlog drain rates of the relay and of a consumer, beside raw aiokafka
 	$(PY) -m ants_stack.bench_replay $(if $(N),--events $(N),)

@@ -11,6 +11,7 @@ for completion costs the system nothing between changes: the dossier is read wit
 from __future__ import annotations
 
 import argparse
+import random
 import asyncio
 import os
 import statistics
@@ -48,6 +49,13 @@ class Process:
         return 0.0
 
 
+REPLICAS = 1  # processes of every service (ants-stack run --replicas N): set by --replicas
+
+
+def ports_of(name: str) -> list[int]:
+    return [PORTS[name] + 100 * k for k in range(REPLICAS)]
+
+
 def system_processes() -> list[Process]:
     """The broker and the services of the running system, found by their command lines."""
     found = []
@@ -63,8 +71,9 @@ def system_processes() -> list[Process]:
             if f"tcp://127.0.0.1:{BROKER_PORT}" in words:
                 found.append(Process("broker", int(entry.name)))
         for name in SERVICES:
-            if f"{name}_service" in words and _listens_on(entry, PORTS[name]):
-                found.append(Process(name, int(entry.name)))
+            for k, port in enumerate(ports_of(name)):
+                if f"{name}_service" in words and _listens_on(entry, port):
+                    found.append(Process(name if k == 0 else f"{name}.{k}", int(entry.name)))
     return sorted(found, key=lambda p: p.name)
 
 
@@ -84,7 +93,8 @@ class Bench:
         self.slots = asyncio.Semaphore(concurrency)
 
     def url(self, service: str, path: str) -> str:
-        return f"http://{self.host}:{PORTS[service]}{path}"
+        """Calls are spread over the replicas, as the portal does."""
+        return f"http://{self.host}:{random.choice(ports_of(service))}{path}"
 
     async def login(self, client: httpx.AsyncClient) -> dict[str, str]:
         email = f"flotte.essai.{uuid.uuid4().hex[:12]}@example.fr"
@@ -249,9 +259,13 @@ def main() -> None:
     parser.add_argument("--dossiers", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="processes of every service (ants-stack run --replicas N)")
     parser.add_argument("--professional", type=int, metavar="HELD", default=0,
                         help="compare an account holding HELD dossiers with a new one instead")
     args = parser.parse_args()
+    global REPLICAS
+    REPLICAS = args.replicas
     if args.professional:
         asyncio.run(professional(args.professional, 100, args.host))
     else:
