@@ -32,7 +32,7 @@ from ants_events.checkpoints import (
 )
 from ants_events.ledger import Checkpoint, key_id
 from ants_runtime.auth import Principal, ensure_keypair
-from ants_runtime.http import require_role
+from ants_runtime.http import error_responses, require_role
 from ants_runtime.kafka import connection_options, fetch_ends
 from ants_runtime.ledger import LedgerTables, verify_store
 from ants_runtime.settings import ServiceSettings
@@ -248,7 +248,8 @@ def install_ledger(runtime: Any, to_contract: Any) -> list[Any]:
         }
 
     @get("/ledger/verify", tags=["audit"], summary="Check every stored event against the "
-         "ledger and the signed checkpoints (auditor, operator)")
+         "ledger and the signed checkpoints (auditor, operator)",
+         responses=error_responses(401, 403))
     async def verify(principal: Principal) -> dict[str, Any]:
         require_role(principal, *VERIFIERS)
         return await asyncio.to_thread(checkpointer.verify)
