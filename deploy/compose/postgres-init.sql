@@ -5,3 +5,4 @@ CREATE DATABASE ants_requests;
 CREATE DATABASE ants_cert;
 CREATE DATABASE ants_payment;
 CREATE DATABASE ants_documents;
+CREATE DATABASE ants_notifications;

@@ -20,6 +20,7 @@ CATALOGUE = {
     "AttachmentRejected", "AttachmentAccepted", "MessagePosted", "RequestReadyForPayment",
     "PaymentRecorded", "CertificateIssued", "RequestCompleted", "RequestCancelled",
     "AccountRegistered", "DocumentsRequested",
+    "CertificateProductionStarted", "CertificateDispatched",  # the definitive certificate
     "CheckpointSigned",  # not a dossier event: the services' signed log checkpoints
 }
 
@@ -80,7 +81,7 @@ def test_the_asyncapi_document_describes_every_topic_and_message() -> None:
     document = asyncapi()
     assert set(document["channels"]) == {
         "ants.identity.v1", "ants.requests.v1", "ants.cert.v1", "ants.payment.v1", "ants.documents.v1",
-        "ants.checkpoints.v1",
+        "ants.notifications.v1", "ants.checkpoints.v1",
     }
     assert len(document["components"]["messages"]) == len(CONTRACTS)
     published = json.loads((SCHEMA_DIR.parent / "asyncapi.json").read_text())

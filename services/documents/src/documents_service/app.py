@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from ants_runtime.service import ServiceRuntime, serve
+from ants_runtime.worklist import WorkList
 from documents_service.application import DocumentsApplication
 from documents_service.domain.model import (
     AccessDenied,
@@ -27,6 +30,8 @@ from documents_service.http.controllers import (
 from documents_service.integration import inbound
 from documents_service.integration.outbound import to_contract
 from documents_service.rendering.pdf import DocumentRenderer
+from documents_service.adapters.printing import SimulatedPrintingOffice
+from documents_service.domain.model import DossierFile
 from documents_service.settings import Settings, get_settings
 from documents_service.storage import FileStore
 
@@ -63,6 +68,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     documents = build_application(settings)
     runtime = ServiceRuntime(settings, documents, to_contract)
     inbound.subscribe(runtime.inbound, documents)
+    office = SimulatedPrintingOffice(settings.printing_office_seconds)
+
+    async def produce(dossier_id: UUID) -> bool:
+        return await documents.produce_definitive(dossier_id, office)
+
+    runtime.also_run(WorkList(
+        documents, "printing-office", opened=DossierFile.ORDERED, closed=DossierFile.DISPATCHED,
+        work=produce, coordinator=runtime.coordinator,
+    ))
     return runtime.http_app(
         [DossierDocumentsController, DocumentsController, VerificationController],
         title="Documents",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo, UTC
@@ -11,7 +12,8 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ants_runtime.store import ServiceApplication, stable_id
+from ants_runtime.store import ServiceApplication, retry_on_conflict, stable_id
+from documents_service.adapters.printing import PrintingOffice, PrintOrder
 from documents_service.domain import certificate as certificates
 from documents_service.domain import uploads
 from documents_service.domain.model import (
@@ -157,11 +159,37 @@ class DocumentsApplication(ServiceApplication):
         dossier.issue_certificate(
             number, issued_at.isoformat(), issued.valid_until.isoformat(), documents
         )
+        # The duplicate itself: ordered in the same transaction, made in the background.
+        dossier.order_definitive(f"IN-{number.removeprefix('CPI-')}", issued_on.isoformat())
         return [
             CertificateIndex(certificate_number=number, dossier_id=dossier.id),
             *(DocumentIndex(document_id=UUID(d["document_id"]), dossier_id=dossier.id)
               for d in documents),
         ]
+
+    # The definitive certificate, made by the printing office.
+
+    async def produce_definitive(self, dossier_id: UUID, office: PrintingOffice) -> bool:
+        """Have the ordered certificate made and sent; record its tracking number. The
+        office is idempotent by order number: a retry after a crash gives the same letter."""
+        dossier = await asyncio.to_thread(self._get, dossier_id)
+        if dossier.definitive is None or dossier.definitive["status"] != "in_production":
+            return True
+        sent = await office.produce(PrintOrder(
+            order_number=dossier.definitive["order_number"],
+            plate=dossier.vehicle.get("plate", ""),
+            holder=dossier.holder,
+            mention=dossier.definitive["mention"],
+            duplicate_date=dossier.definitive["duplicate_date"],
+        ))
+        await asyncio.to_thread(self._record_dispatch, dossier_id, sent.tracking_number)
+        return True
+
+    @retry_on_conflict()
+    def _record_dispatch(self, dossier_id: UUID, tracking_number: str) -> None:
+        dossier = self._get(dossier_id)
+        dossier.record_dispatch(tracking_number, datetime.now(UTC).isoformat())
+        self.save(dossier)
 
     def _store_pdf(
         self, dossier: DossierFile, kind: str, filename: str, content: bytes, created_at: str

@@ -19,6 +19,8 @@ class Settings(ServiceSettings):
     pdf_font_dir: Path | None = None
     # Dates printed on the documents (issue date, validity) are those of this time zone.
     time_zone: str = "Europe/Paris"
+    # How long the simulated national printing office takes to make and post a certificate.
+    printing_office_seconds: float = 3.0
 
     @property
     def files_dir(self) -> Path:

@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from ants_runtime.auth import TokenIssuer, ensure_keypair
+from ants_runtime.sealed import Sealer
 from ants_runtime.service import ServiceRuntime, serve
 from identity_service.adapters.mail import AccountMails, MailDrop, Outbox, SmtpRelay
 from identity_service.application import IdentityApplication
@@ -15,7 +16,7 @@ from identity_service.domain.model import InvalidAccount, WrongCredentials
 from identity_service.domain.passwords import Passwords
 from identity_service.http.clients import TrustedProxies
 from identity_service.http.controllers import AccountsController
-from identity_service.integration.outbound import to_contract
+from identity_service.integration.outbound import contracts_sealing_for
 from identity_service.settings import Settings, get_settings
 from identity_service.storage import make_store_private
 
@@ -45,13 +46,23 @@ def build_application(settings: Settings) -> IdentityApplication:
     )
 
 
+def contact_sealer(settings: Settings) -> Sealer | None:
+    """Seals account addresses for the notifications service; its secret part derives from
+    the token signing key (HKDF under its own label), which identity alone holds."""
+    if settings.identity_contact_public_key_file is None:
+        return None
+    return Sealer.from_file(
+        settings.identity_contact_public_key_file, settings.auth_private_key_file.read_bytes()
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     identity = build_application(settings)
     ensure_keypair(settings.auth_private_key_file, settings.auth_public_key_file)
     issuer = TokenIssuer(settings.auth_private_key_file.read_bytes(), settings.token_ttl_seconds)
     proxies = TrustedProxies(settings.forwarded_allow_ips)
-    runtime = ServiceRuntime(settings, identity, to_contract)
+    runtime = ServiceRuntime(settings, identity, contracts_sealing_for(contact_sealer(settings)))
     if settings.identity_seed_file:  # after the runtime: the ledger covers their public form
         identity.seed(json.loads(settings.identity_seed_file.read_text()))
     return runtime.http_app(

@@ -31,6 +31,9 @@ class Settings(ServiceSettings):
     identity_smtp_username: str | None = None
     identity_smtp_password: str | None = None
     identity_mail_from: str = "ne-pas-repondre@ants.example"
+    # The notifications service's public key (X25519 PEM): AccountRegistered carries the
+    # address sealed for that service alone. Unset: no address leaves identity.
+    identity_contact_public_key_file: Path | None = None
     # FORWARDED_ALLOW_IPS, also read by uvicorn: the proxies whose X-Forwarded-For names the
     # client. Logins are counted per client address; a proxy that names nobody is not counted.
     forwarded_allow_ips: str = "127.0.0.1,::1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from litestar import Litestar
 from litestar.di import Provide
 
@@ -14,6 +16,8 @@ from requests_service.application import RequestsApplication
 from requests_service.domain import errors
 from requests_service.http.audit import AuditController
 from requests_service.http.controllers import DossiersController
+from requests_service.http.situation import SituationController
+from requests_service.rendering.situation import SituationRenderer
 from requests_service.integration import inbound
 from requests_service.integration.outbound import to_contract
 from requests_service.settings import Settings, get_settings
@@ -43,8 +47,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     runtime.also_run(dossier_list)
     trail = AuditTrail(requests.recorder.datastore, settings)  # type: ignore[attr-defined]
     runtime.also_run(trail)
+    situation_renderer = SituationRenderer(ZoneInfo(settings.time_zone))
     return runtime.http_app(
-        [DossiersController, AuditController],
+        [DossiersController, AuditController, SituationController],
         title="Requests",
         description="Duplicate registration certificate requests (dossiers), rebuilt from "
         "their event streams.",
@@ -53,6 +58,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "requests": Provide(lambda: requests, sync_to_thread=False),
             "dossier_list": Provide(lambda: dossier_list, sync_to_thread=False),
             "trail": Provide(lambda: trail, sync_to_thread=False),
+            "situation_renderer": Provide(lambda: situation_renderer, sync_to_thread=False),
+            "situation_base_url": Provide(
+                lambda: settings.requests_public_base_url.rstrip("/"), sync_to_thread=False
+            ),
         },
     )
 

@@ -30,6 +30,8 @@ from requests_service.domain.errors import (
     VehicleNotFound,
 )
 from requests_service.domain.plates import normalise_plate
+from requests_service.domain.situation import SituationCertificate, situation_number
+from requests_service.rendering.situation import stolen_vehicle
 
 
 MAX_ATTEMPTS = 20
@@ -73,6 +75,36 @@ class RequestsApplication(ServiceApplication):
         self.fees = fees or FeeSchedule.load()
         self.today = today
         self.dossier_list = dossier_list_of(self, self.get_dossier)
+
+    # --- the certificat de situation administrative ---------------------------------------
+
+    def issue_situation(
+        self, account_id: UUID, given_name: str, family_name: str, plate: str,
+        render: Callable[[VehicleRecord, str, datetime], bytes],
+    ) -> IssuedSituation:
+        """The CSA of a vehicle the caller holds or co-holds, recorded for its verification."""
+        plate = normalise_plate(plate)
+        vehicle = self.siv.find(plate)
+        if vehicle is None:
+            raise VehicleNotFound(
+                f"Aucun véhicule immatriculé {plate} n'est connu du système d'immatriculation "
+                "des véhicules (SIV). Vérifiez le numéro.",
+                field="plate",
+            )
+        check_holds(vehicle, given_name, family_name)
+        issued_at = datetime.now(UTC)
+        number = situation_number(issued_at.year, uuid4())
+        pdf = render(vehicle, number, issued_at)
+        self.save(SituationCertificate(
+            number, plate, account_id, issued_at.isoformat(), situation_facts(vehicle)
+        ))
+        return IssuedSituation(number, pdf)
+
+    def situation(self, number: str) -> SituationCertificate | None:
+        try:
+            return self.repository.get(SituationCertificate.create_id(number))
+        except AggregateNotFoundError:
+            return None
 
     # --- the citizen's steps -------------------------------------------------------------
 
@@ -257,6 +289,50 @@ class RequestsApplication(ServiceApplication):
         lock = self.vehicle_lock(dossier.vehicle["plate"])
         lock.release(dossier.id)
         return [dossier, lock]
+
+    @parked_while_too_early
+    def on_definitive_in_production(
+        self, dossier_id: UUID, order_number: str, duplicate_date: date
+    ) -> list[Any]:
+        dossier = self.get_dossier(dossier_id)
+        changed = dossier.record_definitive_in_production(order_number, duplicate_date.isoformat())
+        return [dossier] if changed else []
+
+    @parked_while_too_early
+    def on_definitive_dispatched(
+        self, dossier_id: UUID, tracking_number: str, at: datetime
+    ) -> list[Any]:
+        dossier = self.get_dossier(dossier_id)
+        changed = dossier.record_definitive_dispatched(tracking_number, at.isoformat())
+        return [dossier] if changed else []
+
+
+@dataclass(frozen=True)
+class IssuedSituation:
+    number: str
+    pdf: bytes
+
+
+def situation_facts(vehicle: VehicleRecord) -> dict[str, Any]:
+    return {
+        "pledges": len(vehicle.pledges),
+        "objections": len(vehicle.objections),
+        "vehicle_theft_recorded": stolen_vehicle(vehicle),
+        "certificate_theft_recorded": vehicle.theft_of_title_recorded,
+    }
+
+
+def check_holds(vehicle: VehicleRecord, given_name: str, family_name: str) -> None:
+    """Only the holder or a co-holder gets the vehicle's CSA."""
+    if vehicle.holder.is_named(given_name, family_name):
+        return
+    if any(p.is_named(given_name, family_name) for p in vehicle.co_holders):
+        return
+    raise NotHolder(
+        f"Selon le SIV, vous n'êtes ni titulaire ni co-titulaire du véhicule {vehicle.plate} : "
+        "seuls eux peuvent obtenir son certificat de situation administrative.",
+        field="plate",
+    )
 
 
 def check_requester(

@@ -59,3 +59,26 @@ class DeclarationUploadedV2(DocumentsEvent):
     sha256: str
     media_type: str
     size: int
+
+
+class CertificateProductionStartedV1(DocumentsEvent):
+    """The definitive certificate (the duplicate) was ordered from the national printing
+    office, after the provisional certificate: « Certificat en cours de fabrication »."""
+
+    type_name: ClassVar[str] = "CertificateProductionStarted"
+
+    order_number: str
+    mention: Literal["DUPLICATA"] = "DUPLICATA"
+    duplicate_date: date
+
+
+class CertificateDispatchedV1(DocumentsEvent):
+    """The definitive certificate was sent to the holder by registered post, with the
+    tracking number of the letter: « Certificat expédié »."""
+
+    type_name: ClassVar[str] = "CertificateDispatched"
+
+    order_number: str
+    tracking_number: str
+    mention: Literal["DUPLICATA"] = "DUPLICATA"
+    duplicate_date: date

@@ -40,6 +40,10 @@ class AccountRegisteredV2(IntegrationEvent):
     given_name: str
     family_name: str
     roles: tuple[Role, ...]
+    # Added later, optional: the e-mail address sealed for the notifications service alone
+    # (X25519 + AES-GCM, see ants_runtime.sealed); absent when no such service is set up.
+    # Other readers see an opaque string.
+    contact: str | None = None
 
     @property
     def subject(self) -> str:

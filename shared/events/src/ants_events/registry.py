@@ -18,6 +18,8 @@ CONTRACTS: tuple[type[IntegrationEvent], ...] = (
     documents.DeclarationUploadedV1,
     documents.DeclarationUploadedV2,
     documents.CertificateIssuedV1,
+    documents.CertificateProductionStartedV1,
+    documents.CertificateDispatchedV1,
     cert.AttachmentRejectedV1,
     cert.AttachmentAcceptedV1,
     cert.AttachmentRejectedV2,

@@ -5,6 +5,8 @@ REQUESTS = "ants.requests.v1"
 CERT = "ants.cert.v1"
 PAYMENT = "ants.payment.v1"
 DOCUMENTS = "ants.documents.v1"
+# Publishes nothing yet: it only sends e-mails (its outbox relay finds nothing to publish).
+NOTIFICATIONS = "ants.notifications.v1"
 
 BY_PRODUCER = {
     "identity": IDENTITY,
@@ -12,6 +14,7 @@ BY_PRODUCER = {
     "cert": CERT,
     "payment": PAYMENT,
     "documents": DOCUMENTS,
+    "notifications": NOTIFICATIONS,
 }
 
 # Every service's signed log checkpoints (see ants_events.checkpoints), keyed by service.

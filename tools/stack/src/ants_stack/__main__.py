@@ -68,12 +68,15 @@ def print_welcome(stack: Stack) -> None:
     print("\nLe système est prêt.\n")
     if "portal" in stack.services:
         print(f"  Portail (citoyens et CERT) : {c.url('portal')}")
-    for name in ("identity", "requests", "cert", "payment", "documents"):
+    for name in ("identity", "requests", "cert", "payment", "documents", "notifications"):
         urls = c.replica_urls(name)
         print(f"  API {name:<10} {urls[0]}   (OpenAPI : {urls[0]}/schema)")
         for url in urls[1:]:
             print(f"  {'':<14} {url}")
     print(f"  Broker Kafka      127.0.0.1:{c.broker_port}")
+    print(f"  Serveur de courriel (SMTP) 127.0.0.1:{c.mail_port}, messages dans {stack.mail_dir}/")
+    if "portal" in stack.services:
+        print(f"  Courriels envoyés : {c.url('portal')}/demo/courriels")
     print(f"  Journaux          {stack.logs}/\n")
     print("Comptes de démonstration (mot de passe : demo-2026) :")
     for who, email in DEMO_LOGINS:

@@ -15,10 +15,13 @@ from pathlib import Path
 import httpx
 
 from ants_runtime.auth import ensure_keypair
+from ants_runtime.sealed import ensure_x25519_keypair
 
-SERVICES = ("identity", "requests", "cert", "payment", "documents")
+SERVICES = ("identity", "requests", "cert", "payment", "documents", "notifications")
 DEFAULT_PORTS = {"portal": 8000, "identity": 8001, "requests": 8002, "cert": 8003,
-                 "payment": 8004, "documents": 8005}
+                 "payment": 8004, "documents": 8005, "notifications": 8006}
+# The local mail server (SMTP sink) of the embedded default.
+DEFAULT_MAIL_PORT = 8025
 IDENTITY_DEMO_SEED = "identity_service/demo_accounts.json"
 
 
@@ -49,6 +52,7 @@ def module_available(name: str) -> bool:
 class StackConfig:
     var_dir: Path = Path("var")
     broker_port: int = 9092
+    mail_port: int = DEFAULT_MAIL_PORT
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     postgres_prefix: str | None = None  # None: SQLite files under var_dir
     demo_data: bool = True
@@ -66,6 +70,7 @@ class StackConfig:
         return cls(
             var_dir=var_dir,
             broker_port=free_port(),
+            mail_port=free_port(),
             ports={name: free_port() for name in DEFAULT_PORTS},
             postgres_prefix=postgres_prefix,
             replicas=replicas,
@@ -110,6 +115,7 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.broker: subprocess.Popen[bytes] | None = None
+        self.mail_sink: subprocess.Popen[bytes] | None = None
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = config.var_dir / "logs"
 
@@ -140,9 +146,10 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         keys = self.config.var_dir / "keys"
         ensure_keypair(keys / "token-private.pem", keys / "token-public.pem")
+        ensure_x25519_keypair(keys / "contact-private.pem", keys / "contact-public.pem")
         if self.config.postgres_prefix:
             create_databases(self.config.postgres_prefix)
-        ports = [("broker", self.config.broker_port)] + [
+        ports = [("broker", self.config.broker_port), ("mail", self.config.mail_port)] + [
             (name, int(self.instance_url(name).rsplit(":", 1)[1])) for name, _, _ in self.instances
         ]
         for name, port in ports:
@@ -151,9 +158,38 @@ class Stack:
                     f"port {port} ({name}) is already in use: is the system already running?"
                 )
         self.start_broker()
+        self.start_mail_sink()
         for name, _, _ in self.instances:
             self.start_service(name)
         self.wait_healthy(timeout)
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the local mail server keeps what it receives, one .eml per message."""
+        return self.config.var_dir / "mail"
+
+    def start_mail_sink(self) -> None:
+        log = open(self.logs / "mail.log", "ab")  # noqa: SIM115 - owned by the child
+        self.mail_sink = subprocess.Popen(
+            [sys.executable, "-m", "ants_stack.mailsink", "--port", str(self.config.mail_port),
+             "--dir", str(self.mail_dir.resolve())],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.config.mail_port), timeout=0.2
+            ):
+                return
+            if self.mail_sink.poll() is not None:
+                raise RuntimeError(f"the mail server exited: see {self.logs / 'mail.log'}")
+            time.sleep(0.05)
+        raise RuntimeError("the mail server did not open its port")
+
+    def stop_mail_sink(self) -> None:
+        if self.mail_sink is not None:
+            terminate(self.mail_sink)
+            self.mail_sink = None
 
     def start_broker(self) -> None:
         url = f"tcp://127.0.0.1:{self.config.broker_port}"
@@ -187,6 +223,8 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": c.bootstrap,
             "AUTH_PUBLIC_KEY_FILE": str(keys / "token-public.pem"),
             "PUBLIC_BASE_URL": c.url("documents"),
+            "REQUESTS_PUBLIC_BASE_URL": c.url("requests"),
+            "PORTAL_PUBLIC_URL": c.url("portal"),
             **{f"PORTAL_{s.upper()}_URL": ",".join(c.replica_urls(s)) for s in SERVICES},
             "PYTHONUNBUFFERED": "1",
             # Two malloc arenas: worker threads would otherwise each keep freed scrypt buffers.
@@ -194,8 +232,16 @@ class Stack:
         }
         if name == "identity":
             env["AUTH_PRIVATE_KEY_FILE"] = str(keys / "token-private.pem")
+            env["IDENTITY_CONTACT_PUBLIC_KEY_FILE"] = str(keys / "contact-public.pem")
             if c.demo_data and not replica:  # one replica seeds the demo accounts
                 env["IDENTITY_SEED_FILE"] = str(demo_seed_file())
+        if name == "notifications":
+            env["NOTIFICATIONS_CONTACT_KEY_FILE"] = str(keys / "contact-private.pem")
+            env["NOTIFICATIONS_SMTP_HOST"] = "127.0.0.1"
+            env["NOTIFICATIONS_SMTP_PORT"] = str(c.mail_port)
+            env["NOTIFICATIONS_SMTP_SECURITY"] = "none"  # the local sink, on the loopback
+        if name == "portal":
+            env["PORTAL_MAIL_DIR"] = str(self.mail_dir.resolve())
         if c.postgres_prefix:
             env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
             if c.replicas > 1:  # 5 connections a process: 3 replicas of 5 services fit in 100
@@ -264,6 +310,7 @@ class Stack:
 
     def stop(self) -> None:
         self.stop_services()
+        self.stop_mail_sink()
         if self.broker is not None:
             terminate(self.broker)
             self.broker = None

@@ -140,6 +140,7 @@ class DossierFile(Aggregate):
         self.reviews: list[str] = []
         self.documents: list[dict[str, Any]] = []
         self.certificate: dict[str, Any] | None = None
+        self.definitive: dict[str, Any] | None = None  # the duplicate itself, once ordered
         self.cancelled = False
 
     @property
@@ -323,6 +324,36 @@ class DossierFile(Aggregate):
         }
         self.documents.extend(documents)
         self.awaited_kinds = []
+
+    # The definitive certificate: ordered from the printing office once the CPI is issued,
+    # then sent by registered post.
+
+    ORDERED = "documents:DossierFile.DefinitiveOrdered"
+    DISPATCHED = "documents:DossierFile.DefinitiveDispatched"
+
+    @event("DefinitiveOrdered", topic=ORDERED)
+    def order_definitive(self, order_number: str, duplicate_date: str) -> None:
+        self.definitive = {
+            "status": "in_production", "order_number": order_number,
+            "mention": "DUPLICATA", "duplicate_date": duplicate_date,
+        }
+
+    def record_dispatch(self, tracking_number: str, dispatched_at: str) -> None:
+        if self.definitive is not None and self.definitive["status"] == "in_production":
+            self._dispatched(
+                self.definitive["order_number"], self.definitive["duplicate_date"],
+                tracking_number, dispatched_at,
+            )
+
+    @event("DefinitiveDispatched", topic=DISPATCHED)
+    def _dispatched(
+        self, order_number: str, duplicate_date: str, tracking_number: str, dispatched_at: str
+    ) -> None:
+        assert self.definitive is not None
+        self.definitive = {
+            **self.definitive, "status": "dispatched", "tracking_number": tracking_number,
+            "dispatched_at": dispatched_at,
+        }
 
     def documents_of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [d for d in self.documents if supporting_kind(d) == kind]

@@ -8,7 +8,9 @@ from uuid import UUID
 
 from ants_events.base import IntegrationEvent
 from ants_events.documents import (
+    CertificateDispatchedV1,
     CertificateIssuedV1,
+    CertificateProductionStartedV1,
     DeclarationUploadedV1,
     DeclarationUploadedV2,
     DocumentRef,
@@ -29,6 +31,23 @@ def to_contract(domain_event: Any) -> IntegrationEvent | None:
                 DocumentRef(document_id=UUID(d["document_id"]), kind=d["kind"])
                 for d in domain_event.documents
             ),
+        )
+    if isinstance(domain_event, DossierFile.DefinitiveOrdered):
+        return CertificateProductionStartedV1(
+            event_id=event_id_of(domain_event),
+            occurred_at=domain_event.timestamp,
+            dossier_id=domain_event.originator_id,
+            order_number=domain_event.order_number,
+            duplicate_date=date.fromisoformat(domain_event.duplicate_date),
+        )
+    if isinstance(domain_event, DossierFile.DefinitiveDispatched):
+        return CertificateDispatchedV1(
+            event_id=event_id_of(domain_event),
+            occurred_at=domain_event.timestamp,
+            dossier_id=domain_event.originator_id,
+            order_number=domain_event.order_number,
+            tracking_number=domain_event.tracking_number,
+            duplicate_date=date.fromisoformat(domain_event.duplicate_date),
         )
     if isinstance(domain_event, DossierFile.DeclarationUploaded):
         document = domain_event.document

@@ -6,24 +6,16 @@ tells its owner which it was.
 
 from __future__ import annotations
 
-import os
 import smtplib
-import ssl
-import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
-from typing import Protocol
 
 import structlog
 
+from ants_runtime.mail import MailDrop, Outbox, SmtpRelay  # noqa: F401 - re-exported
+
 log = structlog.get_logger(__name__)
-
-
-class Outbox(Protocol):
-    def send(self, message: EmailMessage) -> None:
-        """Hand the message over for delivery; raise OSError or SMTPException on failure."""
 
 
 class MemoryOutbox:
@@ -34,40 +26,6 @@ class MemoryOutbox:
 
     def send(self, message: EmailMessage) -> None:
         self.messages.append(message)
-
-
-class MailDrop:
-    """Writes each message as an .eml file in a folder only the service's user can read: the
-    embedded default, where no mail server exists (read the demo's mails there)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def send(self, message: EmailMessage) -> None:
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
-        descriptor = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(message.as_bytes())
-
-
-class SmtpRelay:
-    """A mail server (STARTTLS and login when configured)."""
-
-    def __init__(
-        self, host: str, port: int = 587, *, starttls: bool = True,
-        username: str | None = None, password: str | None = None, timeout: float = 10.0,
-    ) -> None:
-        self.host, self.port, self.starttls = host, port, starttls
-        self.username, self.password, self.timeout = username, password, timeout
-
-    def send(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if self.username:
-                smtp.login(self.username, self.password or "")
-            smtp.send_message(message)
 
 
 ACCOUNT_CREATED = """Bonjour {given_name},

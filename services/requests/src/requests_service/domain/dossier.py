@@ -162,6 +162,7 @@ class Dossier(Aggregate):
         self.messages: list[dict[str, Any]] = []
         self.payment: dict[str, Any] | None = None
         self.certificate: dict[str, Any] | None = None
+        self.definitive_certificate: dict[str, Any] | None = None
         self.cancellation: str | None = None
 
     # --- the citizen's steps -------------------------------------------------------------
@@ -452,6 +453,40 @@ class Dossier(Aggregate):
         self.certificate = {"certificate_number": certificate_number, "valid_until": valid_until,
                             "documents": documents, "at": at}
         self.status = "completed"
+
+    # --- the definitive certificate, made and posted after the provisional one ------------
+
+    def record_definitive_in_production(self, order_number: str, duplicate_date: str) -> bool:
+        if getattr(self, "definitive_certificate", None) is not None:
+            return False
+        if self.status != "completed":
+            raise TooEarly("the certificate's production arrived before the certificate")
+        self._definitive_in_production(order_number=order_number, duplicate_date=duplicate_date)
+        return True
+
+    @event("DefinitiveCertificateInProduction", topic="requests:Dossier.DefinitiveInProduction")
+    def _definitive_in_production(self, order_number: str, duplicate_date: str) -> None:
+        self.definitive_certificate = {
+            "status": "in_production", "order_number": order_number, "mention": "DUPLICATA",
+            "duplicate_date": duplicate_date,
+        }
+
+    def record_definitive_dispatched(self, tracking_number: str, at: str) -> bool:
+        current = getattr(self, "definitive_certificate", None)
+        if current is None:
+            raise TooEarly("the dispatch arrived before the production")
+        if current["status"] == "dispatched":
+            return False
+        self._definitive_dispatched(tracking_number=tracking_number, at=at)
+        return True
+
+    @event("DefinitiveCertificateDispatched", topic="requests:Dossier.DefinitiveDispatched")
+    def _definitive_dispatched(self, tracking_number: str, at: str) -> None:
+        assert self.definitive_certificate is not None
+        self.definitive_certificate = {
+            **self.definitive_certificate, "status": "dispatched",
+            "tracking_number": tracking_number, "dispatched_at": at,
+        }
 
     # --- reading -------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ def dossier_view(dossier: Dossier, app: RequestsApplication) -> dict[str, Any]:
         "amount_due": dossier.amount_due or app.amount_due(),
         "payment": dossier.payment,
         "certificate": dossier.certificate,
+        "definitive_certificate": definitive_view(getattr(dossier, "definitive_certificate", None)),
         "next_action": {"code": action[0], "label": action[1]} if action else None,
         "latest_cert_note": with_reason_label(dossier.latest_cert_note),
         "latest_cert_decision": with_reason_label(dossier.latest_cert_decision),
@@ -46,6 +47,19 @@ def dossier_view(dossier: Dossier, app: RequestsApplication) -> dict[str, Any]:
         "updated_at": dossier.modified_on.isoformat(),
         "version": dossier.version,
     }
+
+
+DEFINITIVE_LABELS = {
+    "in_production": "Certificat en cours de fabrication",
+    "dispatched": "Certificat expédié",
+}
+
+
+def definitive_view(definitive: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The duplicate itself, after the provisional certificate: made, then posted."""
+    if definitive is None:
+        return None
+    return {**definitive, "status_label": DEFINITIVE_LABELS[definitive["status"]]}
 
 
 # The French wording of the supporting documents and of where each one is.

@@ -50,3 +50,11 @@ def register(inbound: InboundEvents, app: RequestsApplication) -> None:
             [{"document_id": str(d.document_id), "kind": d.kind} for d in e.documents],
         ),
     )
+    inbound.on(
+        documents.CertificateProductionStartedV1,
+        lambda e: app.on_definitive_in_production(e.dossier_id, e.order_number, e.duplicate_date),
+    )
+    inbound.on(
+        documents.CertificateDispatchedV1,
+        lambda e: app.on_definitive_dispatched(e.dossier_id, e.tracking_number, e.occurred_at),
+    )

@@ -1,0 +1,1 @@
+"""E-mails telling the citizen where their dossier stands."""

@@ -1,0 +1,140 @@
+"""Notifications use cases: follow accounts and dossiers, queue a mail per notable event,
+send the queue."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+
+from ants_runtime.inbound import NotReady
+from ants_runtime.mail import Outbox
+from ants_runtime.sealed import Opener, SealError
+from ants_runtime.store import ServiceApplication, retry_on_conflict
+from notifications_service import wording
+from notifications_service.domain.model import DossierContact, Mail, Recipient
+
+log = structlog.get_logger(__name__)
+Aggregates = list[Any]
+# An address we write to: one mailbox, no display name, nothing a header could break on.
+PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+
+
+class NotificationsApplication(ServiceApplication):
+    name = "notifications"
+
+    def __init__(
+        self, env: dict[str, str] | None = None, *, outbox: Outbox | None = None,
+        opener: Opener | None = None, portal_url: str = "http://127.0.0.1:8000",
+        sender: str = "ne-pas-repondre@ants.example",
+    ) -> None:
+        super().__init__(env)
+        self.outbox, self.opener = outbox, opener
+        self.portal_url = portal_url.rstrip("/")
+        self.sender = sender
+
+    # --- inbound facts: each returns what to save with the event's tracking row -------------
+
+    def record_recipient(self, account_id: UUID, sealed_address: str | None) -> Aggregates:
+        if self._find(Recipient.create_id(account_id)) is not None:
+            return []
+        return [Recipient(account_id, sealed_address)]
+
+    def record_dossier(self, dossier_id: UUID, account_id: UUID, number: str) -> Aggregates:
+        if self._find(DossierContact.create_id(dossier_id)) is not None:
+            return []
+        return [DossierContact(dossier_id, account_id, number)]
+
+    def request_registered(self, cause: str, dossier_id: UUID, next_step: str) -> Aggregates:
+        dossier = self._dossier(dossier_id)
+        dossier.note_submission(next_step)
+        return [dossier, *self._queue(cause, dossier, "request_registered", next_step=next_step)]
+
+    def ready_for_payment(self, cause: str, dossier_id: UUID) -> Aggregates:
+        dossier = self._dossier(dossier_id)
+        if not dossier.awaited_documents:
+            return []  # the citizen is paying right now: nothing to tell
+        return self._queue(cause, dossier, "documents_accepted")
+
+    def notify(self, cause: str, dossier_id: UUID, notice: str, **values: Any) -> Aggregates:
+        return self._queue(cause, self._dossier(dossier_id), notice, **values)
+
+    def _queue(self, cause: str, dossier: DossierContact, notice: str, **values: Any) -> Aggregates:
+        if self._find(Mail.create_id(cause)) is not None:
+            return []
+        return [Mail(cause, dossier.account_id, dossier.dossier_id, notice, values)]
+
+    def _dossier(self, dossier_id: UUID) -> DossierContact:
+        found = self._find(DossierContact.create_id(dossier_id))
+        if found is None:  # its RequestStarted comes on another topic: wait for it
+            raise NotReady("dossier not known yet")
+        return found
+
+    def _find(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    # --- the queue --------------------------------------------------------------------------
+
+    def send(self, mail_id: UUID) -> bool:
+        """Send one queued mail. True once it is settled (sent, or undeliverable); False when
+        its recipient's address is not known yet; raises when the mail server fails."""
+        mail: Mail = self.repository.get(mail_id)
+        if mail.outcome is not None:
+            return True
+        recipient = self._find(Recipient.create_id(mail.account_id))
+        if recipient is None or not recipient.sealed_address or self.opener is None:
+            return False
+        dossier = self._dossier(mail.dossier_id)
+        try:
+            address = self.opener.open(recipient.sealed_address)
+        except SealError:
+            log.warning("mail.address_unreadable", mail_id=str(mail_id))
+            return False
+        if not PLAIN_ADDRESS.fullmatch(address):
+            log.warning("mail.undeliverable", mail_id=str(mail_id), notice=mail.notice)
+            self._settle(mail_id, undeliverable=True)
+            return True
+        message = self.compose(mail, dossier.dossier_number, address)
+        assert self.outbox is not None
+        try:
+            self.outbox.send(message)
+        except smtplib.SMTPRecipientsRefused:
+            log.warning("mail.refused", mail_id=str(mail_id), notice=mail.notice)
+            self._settle(mail_id, undeliverable=True)
+            return True
+        self._settle(mail_id)
+        log.info("mail.sent", mail_id=str(mail_id), notice=mail.notice)
+        return True
+
+    @retry_on_conflict()
+    def _settle(self, mail_id: UUID, undeliverable: bool = False) -> None:
+        mail: Mail = self.repository.get(mail_id)
+        now = datetime.now(UTC)
+        mail.mark_undeliverable(now) if undeliverable else mail.mark_sent(now)
+        self.save(mail)
+
+    def compose(self, mail: Mail, number: str, address: str) -> EmailMessage:
+        found = wording.notice(mail.notice, number, mail.values)
+        link = f"{self.portal_url}/dossiers/{mail.dossier_id}"
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = address
+        message["Subject"] = found.subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        # The same id whenever it is sent again: a mail server that took it before the
+        # connection broke may drop the copy.
+        message["Message-ID"] = f"<{mail.id.hex}@{self.sender.rpartition('@')[2] or 'ants'}>"
+        message["X-Ants-Notice"] = mail.notice
+        message.set_content(wording.text_body(found, link))
+        message.add_alternative(wording.html_body(found, link), subtype="html")
+        return message

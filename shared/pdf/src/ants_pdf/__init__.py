@@ -1,0 +1,1 @@
+"""Official PDF layout shared by the services that print documents."""
