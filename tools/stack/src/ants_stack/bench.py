@@ -24,11 +24,11 @@ from typing import Any
 
 import httpx
 
-from ants_stack.stack import SERVICES
+from ants_stack.stack import DEFAULT_PORTS, SERVICES
 
 STEPS = ["start", "declare", "submit", "pay", "record", "completed", "total"]
 CARD = {"card_number": "4970100006000000", "expiry": "12/30", "cvv": "123"}
-PORTS = {"identity": 8001, "requests": 8002, "cert": 8003, "payment": 8004, "documents": 8005}
+PORTS = {name: port for name, port in DEFAULT_PORTS.items() if name in SERVICES}
 BROKER_PORT = 9092
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
