@@ -34,6 +34,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (make test starts it)")
         prefix = f"e2e_{uuid.uuid4().hex[:8]}"
     config = StackConfig.ephemeral(tmp_path_factory.mktemp(f"stack-{store}"), prefix)
+    if prefix:  # where to look when ANTS_KEEP_DATABASES kept them after a failure
+        (config.var_dir / "postgres-prefix").write_text(prefix)
     config.with_portal = True
     running = Stack(config)
     try:

@@ -314,8 +314,8 @@ class Stack:
         if self.broker is not None:
             terminate(self.broker)
             self.broker = None
-        if self.config.postgres_prefix:
-            drop_databases(self.config.postgres_prefix)
+        if self.config.postgres_prefix and not os.environ.get("ANTS_KEEP_DATABASES"):
+            drop_databases(self.config.postgres_prefix)  # kept when asked, to look into a failure
 
 
 def terminate(process: subprocess.Popen[bytes], grace: float = 8.0) -> None:
