@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from ants_runtime.auth import ensure_keypair
+from ants_runtime.signing import pin_producer_keys
 
 SERVICES = ("identity", "requests", "cert", "payment", "documents")
 DEFAULT_PORTS = {"portal": 8000, "identity": 8001, "requests": 8002, "cert": 8003,
@@ -140,6 +141,8 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         keys = self.config.var_dir / "keys"
         ensure_keypair(keys / "token-private.pem", keys / "token-public.pem")
+        # Each service signs what it publishes; every consumer pins the others' public keys.
+        pin_producer_keys(self.config.var_dir, SERVICES, keys / "producers")
         if self.config.postgres_prefix:
             create_databases(self.config.postgres_prefix)
         ports = [("broker", self.config.broker_port)] + [
@@ -186,6 +189,7 @@ class Stack:
             "DATA_DIR": str(c.var_dir.resolve()),
             "KAFKA_BOOTSTRAP_SERVERS": c.bootstrap,
             "AUTH_PUBLIC_KEY_FILE": str(keys / "token-public.pem"),
+            "TRUSTED_PRODUCER_KEYS_DIR": str(keys / "producers"),
             "PUBLIC_BASE_URL": c.url("documents"),
             **{f"PORTAL_{s.upper()}_URL": ",".join(c.replica_urls(s)) for s in SERVICES},
             "PYTHONUNBUFFERED": "1",
