@@ -14,6 +14,7 @@ from ants_events.payment import PaymentRecordedV1
 from ants_events.signatures import RecordSigner
 from ants_stack.stack import Stack
 from tests.e2e.client import Api, Record, eventually, fleet_plate, read_topic, republish
+from tests.e2e.test_audit import ants_audit
 
 CONSUMERS_OF_PAYMENTS = {"requests", "documents"}
 
@@ -91,6 +92,10 @@ def test_a_hand_made_payment_does_not_complete_an_unpaid_dossier(api: Api, stack
     history = api.call("GET", "requests", f"/dossiers/{unpaid['dossier_id']}/audit", auditor)
     assert history.status_code == 200, history.text
     assert "PaymentRecorded" not in {entry["type"] for entry in history.json()}
+    replayed = ants_audit(stack, auditor, "replay", unpaid["dossier_id"], "--from-topics")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "PaymentRecorded" not in replayed.stdout and "ready_for_payment" in replayed.stdout
+    assert replayed.stderr.count("left out, not signed by its producer") == len(forged)
 
     # The genuine payment still completes it.
     payment_id = api.pay(owner, unpaid["dossier_id"]).json()["payment_id"]
