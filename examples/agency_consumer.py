@@ -132,38 +132,42 @@ class PinnedKeys:
 # --- the services' logs, as the checkpoint topic copies them (RFC 9162 Merkle trees) --------
 
 
-def tree_root(leaves: list[bytes]) -> bytes:
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return leaves[0]
-    split = 1 << ((len(leaves) - 1).bit_length() - 1)  # the largest power of two below n
-    return hashlib.sha256(b"\x01" + tree_root(leaves[:split]) + tree_root(leaves[split:])).digest()
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 @dataclass
 class ServiceLog:
-    leaves: list[bytes] = field(default_factory=list)
+    """What a service's checkpoints told so far: the roots of the perfect subtrees its log
+    splits into (largest first), enough to extend it and give its RFC 9162 root."""
+
+    size: int = 0
+    frontier: list[tuple[int, bytes]] = field(default_factory=list)  # (height, hash)
     record_digests: set[str] = field(default_factory=set)
-    verified_size: int = 0
 
     def add(self, checkpoint: dict[str, Any]) -> None:
-        if checkpoint["tree_size"] <= self.verified_size:
+        if checkpoint["tree_size"] <= self.size:
             return  # a checkpoint delivered again
-        if checkpoint["first_index"] != len(self.leaves):
+        if checkpoint["first_index"] != self.size:
             raise Untrusted(f"checkpoint leaves start at {checkpoint['first_index']}, "
-                            f"{len(self.leaves)} received so far")
-        leaves = [
-            hashlib.sha256(b"\x00" + canonical(
-                {"event": leaf["event"], "position": leaf["position"], "record": leaf["record"]}
-            )).digest()
-            for leaf in checkpoint["leaves"]
-        ]
-        if tree_root(self.leaves + leaves).hex() != checkpoint["root_hash"]:
+                            f"{self.size} received so far")
+        if checkpoint["first_index"] + len(checkpoint["leaves"]) != checkpoint["tree_size"]:
+            raise Untrusted("checkpoint leaves do not add up to its size")
+        frontier = list(self.frontier)
+        for leaf in checkpoint["leaves"]:
+            data = canonical({"event": leaf["event"], "position": leaf["position"],
+                              "record": leaf["record"]})
+            frontier.append((0, hashlib.sha256(b"\x00" + data).digest()))
+            while len(frontier) > 1 and frontier[-1][0] == frontier[-2][0]:
+                (height, right), (_, left) = frontier.pop(), frontier.pop()
+                frontier.append((height + 1, node_hash(left, right)))
+        root = frontier[-1][1] if frontier else hashlib.sha256(b"").digest()
+        for _, node in reversed(frontier[:-1]):
+            root = node_hash(node, root)
+        if root.hex() != checkpoint["root_hash"]:
             raise Untrusted(f"{checkpoint['service']} log does not hash to its signed root")
-        self.leaves += leaves
+        self.size, self.frontier = checkpoint["tree_size"], frontier
         self.record_digests.update(leaf["record"] for leaf in checkpoint["leaves"] if leaf["record"])
-        self.verified_size = checkpoint["tree_size"]
 
 
 def record_digest(headers: dict[str, str], key: bytes, value: bytes) -> str:
