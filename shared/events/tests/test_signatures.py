@@ -76,7 +76,7 @@ def test_an_unsigned_record_or_one_signed_by_another_service_is_refused(keys) ->
     headers, key, value = payment()
     with pytest.raises(UntrustedRecord, match="unsigned"):
         trusted.verify(topics.PAYMENT, headers, key, value)
-    with pytest.raises(UntrustedRecord, match="pinned key"):
+    with pytest.raises(UntrustedRecord, match="pinned keys"):
         trusted.verify(topics.PAYMENT, signers["requests"].sign(headers, key, value), key, value)
     # Signed by the requests service as itself, on the payment topic: not its topic.
     as_requests = {**headers, "ce_source": "/ants/requests"}
@@ -91,3 +91,12 @@ def test_a_producer_without_a_pinned_key_is_refused(tmp_path: Path) -> None:
         TrustedProducers.from_dir(tmp_path / "none").verify(
             topics.PAYMENT, signer.sign(headers, key, value), key, value
         )
+
+
+def test_while_a_key_is_replaced_records_signed_by_either_pinned_key_verify(tmp_path: Path) -> None:
+    old = key_pair(tmp_path, "payment")
+    new = key_pair(tmp_path, "payment.next")
+    trusted = TrustedProducers.from_dir(tmp_path)
+    headers, key, value = payment()
+    for signer in (old, new):
+        assert trusted.verify(topics.PAYMENT, signer.sign(headers, key, value), key, value) == "payment"

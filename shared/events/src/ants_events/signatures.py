@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -88,27 +87,27 @@ class RecordSigner:
 
 
 class TrustedProducers:
-    """The pinned public keys of the producers a consumer believes, by service name."""
+    """The pinned public keys of the producers a consumer believes, by service name. A
+    service may have several (`payment.pem` and `payment.next.pem` while its key is
+    replaced): a record names the one that signed it by its key id."""
 
-    def __init__(self, keys: Mapping[str, Ed25519PublicKey]) -> None:
-        self.keys = dict(keys)
-        self.key_ids = {
-            service: key_id(key.public_bytes(
-                serialization.Encoding.Raw, serialization.PublicFormat.Raw
-            ))
-            for service, key in self.keys.items()
+    def __init__(self, keys: Mapping[str, Iterable[Ed25519PublicKey]]) -> None:
+        self.keys: dict[str, dict[str, Ed25519PublicKey]] = {
+            service: {_key_id_of(key): key for key in service_keys}
+            for service, service_keys in keys.items()
         }
 
     @classmethod
     def from_dir(cls, folder: Path) -> TrustedProducers:
-        """Every `<service>.pem` (an Ed25519 public key, SubjectPublicKeyInfo PEM) in a folder;
-        none when it does not exist (then every record is refused)."""
-        keys: dict[str, Any] = {}
+        """Every `<service>.pem` or `<service>.<label>.pem` (an Ed25519 public key,
+        SubjectPublicKeyInfo PEM) in a folder; none when it does not exist (then every record
+        is refused)."""
+        keys: dict[str, list[Ed25519PublicKey]] = {}
         if folder.is_dir():
             for path in sorted(folder.glob("*.pem")):
                 key = serialization.load_pem_public_key(path.read_bytes())
                 if isinstance(key, Ed25519PublicKey):
-                    keys[path.stem] = key
+                    keys.setdefault(path.name.split(".", 1)[0], []).append(key)
         return cls(keys)
 
     def producer_of(self, headers: Headers) -> str:
@@ -125,14 +124,15 @@ class TrustedProducers:
         service = self.producer_of(headers)
         if topic not in (topics.BY_PRODUCER.get(service), topics.CHECKPOINTS):
             raise UntrustedRecord(f"{service} does not produce {topic}")
-        public_key = self.keys.get(service)
-        if public_key is None:
+        pinned = self.keys.get(service)
+        if not pinned:
             raise UntrustedRecord(f"no pinned key for {service}")
         signature = headers.get(SIGNATURE_HEADER)
         if signature is None:
             raise UntrustedRecord("unsigned record")
-        if _text(headers.get(KEY_ID_HEADER) or b"") != self.key_ids[service]:
-            raise UntrustedRecord(f"signed with a key other than {service}'s pinned key")
+        public_key = pinned.get(_text(headers.get(KEY_ID_HEADER) or b""))
+        if public_key is None:
+            raise UntrustedRecord(f"signed with a key other than {service}'s pinned keys")
         try:
             public_key.verify(
                 base64.b64decode(_text(signature), validate=True), statement(headers, key, value)
@@ -140,3 +140,7 @@ class TrustedProducers:
         except (InvalidSignature, ValueError) as error:
             raise UntrustedRecord(f"bad signature for {service}") from error
         return service
+
+
+def _key_id_of(key: Ed25519PublicKey) -> str:
+    return key_id(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
