@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: prerequisites run test unit e2e bench bench-replay env lint schemas clean
+.PHONY: prerequisites run test unit e2e bench bench-replay env lint schemas clean asyncapi
 
 env: $(VENV)/.synced
 
@@ -17,12 +17,17 @@ run: env ## Start the whole system on its embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/ants-stack run
 
 lint: env ## Static checks (ruff)
-	$(VENV)/bin/ruff check shared services tools tests
+	$(VENV)/bin/ruff check shared services tools tests examples
 
 prerequisites: ## pdftotext, Chromium, a font and PostgreSQL for the tests, installed if missing
 	@bash tools/prerequisites.sh
 
-test: env prerequisites ## Unit, integration and end-to-end tests
+asyncapi: tools/asyncapi/node_modules/.package-lock.json ## The official AsyncAPI validator (npm), for the conformance test
+
+tools/asyncapi/node_modules/.package-lock.json: tools/asyncapi/package-lock.json
+	npm ci --prefix tools/asyncapi --no-audit --no-fund --ignore-scripts
+
+test: env prerequisites asyncapi ## Unit, integration and end-to-end tests
 	$(PY) -m pytest shared services tools/audit tests
 
 unit: env

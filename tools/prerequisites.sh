@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the tests need beside the Python environment, installed when missing (Debian):
-# pdftotext, Chromium, a DejaVu font, PostgreSQL on 127.0.0.1:5432 (user postgres), uv.
+# pdftotext, Chromium, a DejaVu font, npm, PostgreSQL on 127.0.0.1:5432 (user postgres).
 # Run by `make test` and by CI; does nothing when everything is already there.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -15,6 +15,7 @@ need_packages=()
 command -v pdftotext >/dev/null || need_packages+=(poppler-utils)
 command -v chromium >/dev/null || need_packages+=(chromium)
 fc-list 2>/dev/null | grep -qi dejavu || need_packages+=(fonts-dejavu-core)
+command -v npm >/dev/null || need_packages+=(npm)  # the official AsyncAPI validator
 pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null || command -v pg_ctlcluster >/dev/null \
   || need_packages+=(postgresql)
 if ((${#need_packages[@]})); then

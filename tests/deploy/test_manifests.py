@@ -266,18 +266,32 @@ def test_compose_postgres_creates_one_database_per_service() -> None:
     assert created == DATABASES
 
 
-def test_compose_keys_job_writes_the_token_key_pair_into_the_shared_volume() -> None:
+def test_compose_keys_job_writes_the_token_and_producer_keys_into_the_shared_volume() -> None:
     keys = compose()["services"]["keys"]
     assert keys["image"] == IMAGE
     assert keys["command"] == [
-        "python",
-        "-m",
-        "ants_runtime.keys",
-        "/keys/token-private.pem",
-        "/keys/token-public.pem",
+        "python", "-m", "ants_runtime.keys", "/keys/token-private.pem", "/keys/token-public.pem",
+        "--producers", "/keys/services", *BACKENDS,
     ]
     assert "keys:/keys" in keys["volumes"]
     assert compose_env("identity")["AUTH_PRIVATE_KEY_FILE"] == "/keys/token-private.pem"
+    for service in BACKENDS:
+        env = compose_env(service)
+        assert env["LEDGER_PRIVATE_KEY_FILE"] == f"/keys/services/{service}/keys/ledger-private.pem"
+        assert env["TRUSTED_PRODUCER_KEYS_DIR"] == "/keys/producers"
+
+
+def test_the_keys_job_pins_every_producer_public_key(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "ants_runtime.keys", str(tmp_path / "t.pem"),
+         str(tmp_path / "t-public.pem"), "--producers", str(tmp_path / "services"), *BACKENDS],
+        check=True,
+    )
+    pinned = sorted(p.stem for p in (tmp_path / "producers").glob("*.pem"))
+    assert pinned == sorted(BACKENDS)
+    for service in BACKENDS:
+        own = tmp_path / "services" / service / "keys" / "ledger-public.pem"
+        assert (tmp_path / "producers" / f"{service}.pem").read_bytes() == own.read_bytes()
 
 
 def test_the_image_is_built_by_the_dockerfile_the_compose_file_names() -> None:
@@ -394,6 +408,12 @@ def test_every_deployment_has_probes_limits_and_a_locked_down_pod(kustomization:
         expected = {"token-public.pem"} | ({"token-private.pem"} if name == "identity" else set())
         assert files == expected, f"{name} mounts {sorted(files)}"
         assert env["AUTH_PUBLIC_KEY_FILE"] == "/keys/token-public.pem"
+        # Its own producer key only, and every producer's pinned public key.
+        signing = volumes[mounts["/signing"]["name"]]["secret"]
+        assert signing["secretName"] == f"duplicata-{name}-signing-key"
+        assert env["LEDGER_PRIVATE_KEY_FILE"] == "/signing/ledger-private.pem"
+        assert volumes[mounts["/producers"]["name"]]["configMap"]["name"] == "duplicata-producer-keys"
+        assert env["TRUSTED_PRODUCER_KEYS_DIR"] == "/producers"
         assert env["POSTGRES_DBNAME"] == f"ants_{name}"
         assert env["POSTGRES_PASSWORD"] == {
             "secretKeyRef": {"name": "duplicata-secrets", "key": "postgres-password"}

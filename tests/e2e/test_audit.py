@@ -51,7 +51,8 @@ def ants_audit(stack: Stack, auditor: User, *args: str) -> subprocess.CompletedP
     env = {**os.environ, "ANTS_TOKEN": auditor.token,
            "ANTS_IDENTITY_URL": stack.config.url("identity"),
            "ANTS_REQUESTS_URL": stack.config.url("requests"),
-           "KAFKA_BOOTSTRAP_SERVERS": stack.config.bootstrap}
+           "KAFKA_BOOTSTRAP_SERVERS": stack.config.bootstrap,
+           "TRUSTED_PRODUCER_KEYS_DIR": str(stack.config.var_dir / "keys" / "producers")}
     return subprocess.run([sys.executable, "-m", "ants_audit", *args], env=env, text=True,
                           capture_output=True, timeout=120)
 

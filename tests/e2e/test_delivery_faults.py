@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from ants_events.signatures import RecordSigner
 from ants_stack.stack import Stack
 from tests.e2e import files
 from tests.e2e.client import Api, User, eventually, fleet_plate, read_topic, republish
@@ -122,7 +123,11 @@ def test_a_replayed_record_claiming_a_huge_position_silences_nothing(api: Api, s
     first = api.start_and_submit(owner, fleet_plate())["dossier_id"]
     ready = next(r for r in read_topic(stack.config, "ants.requests.v1")
                  if r.key == first.encode() and r.ce_type.endswith("RequestReadyForPayment.v1"))
-    headers = {**ready.headers, "ce_id": str(uuid.uuid4()), "ce_sequence": str(10**9)}
+    # A copy signed by the producer itself (a store restored from a backup, say).
+    signer = RecordSigner.from_file(stack.config.var_dir / "requests" / "keys" / "ledger-private.pem")
+    headers = signer.sign(
+        {**ready.headers, "ce_id": str(uuid.uuid4()), "ce_sequence": str(10**9)}, ready.key, ready.value
+    )
     republish(stack.config, type(ready)(
         ready.topic, ready.offset, ready.key, ready.value, headers,
         [(k, v.encode()) for k, v in headers.items()],

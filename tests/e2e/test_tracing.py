@@ -31,7 +31,7 @@ from ants_events.requests import (
     RequestSubmittedV1,
     Vehicle,
 )
-from ants_stack.testing import Broker, Tokens, bearer, publish, read_topic
+from ants_stack.testing import Broker, Tokens, bearer, install_test_producer_keys, publish, read_topic
 
 GOOD_CARD = {"card_number": "4970 1000 0600 0000", "expiry": "12/30", "cvv": "123"}
 
@@ -65,6 +65,7 @@ async def services(
     from payment_service.settings import Settings as PaymentSettings
 
     tokens = Tokens.create(tmp_path)
+    install_test_producer_keys(tmp_path)
     common = {"data_dir": tmp_path, "kafka_bootstrap_servers": broker.bootstrap,
               "auth_public_key_file": tokens.public_key}
     payment = payment_app(PaymentSettings(**common))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import jsonschema
@@ -11,9 +12,12 @@ import pytest
 
 from ants_events import from_record, to_record
 from ants_events.base import AmountDue, FeeLine
+from ants_events.checkpoints import CheckpointSignedV1
+from ants_events.ledger import checkpoint_valid, leaf_hashes, tree_root
 from ants_events.registry import BY_CE_TYPE, CONTRACTS
 from ants_events.requests import RequestReadyForPaymentV1
 from ants_events.schemas import SCHEMA_DIR, asyncapi, breaking_changes, json_schema, schema_file
+from ants_events.signatures import TrustedProducers
 
 CATALOGUE = {
     "RequestStarted", "RequestSubmitted", "TheftDeclarationRequested", "DeclarationUploaded",
@@ -103,3 +107,48 @@ def test_account_registered_v2_carries_no_e_mail_and_v1_records_still_decode() -
     )
     record = to_record(old, sequence=1)
     assert from_record({k: v.encode() for k, v in record.headers.items()}, record.value) == old
+
+
+# --- the checkpoint topic ---------------------------------------------------------------------
+
+PUBLISHED_CHECKPOINT = Path(__file__).parent / "published" / "ants.checkpoints.v1.json"
+
+
+def test_a_nested_model_change_is_detected() -> None:
+    leaf = {"required": ["position"], "properties": {"position": {"type": "integer"}}}
+    old = {"properties": {"leaves": {"type": "array"}}, "definitions": {"LeafEntry": leaf}}
+    renamed = {"required": ["index"], "properties": {"index": {"type": "integer"}}}
+    new = {"properties": {"leaves": {"type": "array"}}, "definitions": {"LeafEntry": renamed}}
+    assert breaking_changes(old, new) == [
+        "LeafEntry.required field 'position' is no longer required",
+        "LeafEntry.field 'position' was removed",
+        "LeafEntry.new required field 'index' (old producers do not send it)",
+    ]
+
+
+def test_a_checkpoint_record_published_by_version_1_still_decodes_and_verifies(tmp_path: Path) -> None:
+    """The checkpoint topic's contract is more than a schema: a record's envelope, its
+    producer signature, the checkpoint's signed statement and the Merkle root of its leaves.
+    A record published by the first version must stay checkable by every later one."""
+    published = json.loads(PUBLISHED_CHECKPOINT.read_text())
+    headers = {k: v.encode() for k, v in published["headers"].items()}
+    value = published["value"].encode()
+
+    message = from_record(headers, value)
+    assert isinstance(message, CheckpointSignedV1)
+    assert published["key"] == message.service == headers["ce_subject"].decode()
+    assert headers["ce_source"] == f"/ants/{message.service}".encode()
+    assert headers["ce_sequence"] == str(message.tree_size).encode()
+
+    (tmp_path / f"{message.service}.pem").write_text(published["public_key_pem"])
+    trusted = TrustedProducers.from_dir(tmp_path)
+    assert trusted.verify(published["topic"], headers, published["key"].encode(), value) == "payment"
+    assert checkpoint_valid(message.checkpoint(), message.public_key)
+    leaves = [(leaf.position, leaf.event, leaf.record) for leaf in message.leaves]
+    assert message.first_index == 0 and len(leaves) == message.tree_size
+    assert tree_root(leaf_hashes(leaves)).hex() == message.root_hash
+
+    headers_schema = asyncapi()["components"]["messages"][message.ce_type()]["headers"]
+    jsonschema.validate(published["headers"], headers_schema)
+    payload_schema = json.loads((SCHEMA_DIR / schema_file(CheckpointSignedV1)).read_text())
+    jsonschema.validate(json.loads(value), payload_schema)

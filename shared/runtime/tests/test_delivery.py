@@ -21,7 +21,7 @@ from ants_runtime.kafka import ensure_topics
 from ants_runtime.outbox import OutboxRelay
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication, event_id_of, stop_gracefully
-from ants_stack.testing import read_topic
+from ants_stack.testing import install_test_producer_keys, producer_signer_of, read_topic
 
 
 class Counter(Aggregate):
@@ -50,6 +50,7 @@ def to_contract(e: Any) -> IntegrationEvent | None:
 
 
 def settings_for(bootstrap: str, tmp: Path, name: str) -> ServiceSettings:
+    install_test_producer_keys(tmp)  # the relay signs as requests; the consumer pins that key
     return ServiceSettings(service_name=name, kafka_bootstrap_servers=bootstrap, data_dir=tmp)
 
 
@@ -231,11 +232,15 @@ async def test_a_record_claiming_a_huge_position_silences_nothing(broker, tmp_pa
     async with started_relay(app, settings) as relay:
         await until(lambda: relay.wait_published(2, timeout=0.1))
         record = (await read_topic(broker.bootstrap, topics.REQUESTS))[0]
-        replayed = {**dict(record.headers), "ce_id": str(uuid4()).encode(), "ce_sequence": b"1000000000"}
+        # A copy signed by the producer itself (a store restored from a backup, say).
+        headers = {k: v.decode() for k, v in record.headers}
+        replayed = producer_signer_of("requests").sign(
+            {**headers, "ce_id": str(uuid4()), "ce_sequence": "1000000000"}, record.key, record.value
+        )
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
         await producer.start()
         await producer.send_and_wait(topics.REQUESTS, record.value, key=record.key,
-                                     headers=list(replayed.items()), partition=0)
+                                     headers=[(k, v.encode()) for k, v in replayed.items()], partition=0)
         await producer.stop()
         counter.cancel("deux")
         app.save(counter)

@@ -11,6 +11,7 @@ import pytest
 
 from ants_events import AmountDue, FeeLine, to_record
 from ants_events.requests import RequestReadyForPaymentV1
+from ants_stack.testing import consumed_record, trusted_test_producers
 from ants_runtime.inbound import InboundEvents
 from ants_runtime.settings import ServiceSettings
 from payment_service.adapters.psp import SimulatedPaymentProvider
@@ -265,11 +266,7 @@ def test_only_the_owner_sees_or_records_a_payment(app: PaymentApplication) -> No
 
 
 def ready_record(event: RequestReadyForPaymentV1, sequence: int) -> SimpleNamespace:
-    record = to_record(event, sequence=sequence)
-    return SimpleNamespace(
-        topic=record.topic, partition=0, offset=sequence, key=record.key, value=record.value,
-        headers=[(k, v.encode()) for k, v in record.headers.items()],
-    )
+    return consumed_record(event, sequence)
 
 
 def ready_event(
@@ -286,6 +283,7 @@ async def test_a_ready_event_delivered_twice_or_republished_opens_the_dossier_on
     app: PaymentApplication,
 ) -> None:
     events = InboundEvents(app, ServiceSettings(service_name="payment"))
+    events.trusted = trusted_test_producers()
     inbound.subscribe(events, app)
     account, dossier_id = uuid4(), uuid4()
     ready = ready_event(dossier_id, account)

@@ -9,8 +9,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ants_events import IntegrationEvent, to_record
+from ants_events import IntegrationEvent
 from ants_events.requests import RequestCancelledV1
+from ants_stack.testing import consumed_record, trusted_test_producers
 from ants_runtime.inbound import InboundEvents
 from ants_runtime.settings import ServiceSettings
 from payment_service.adapters.psp import ProviderUnavailable, SimulatedPaymentProvider
@@ -57,6 +58,7 @@ def app(provider: CountingProvider) -> PaymentApplication:
 @pytest.fixture
 def consumer(app: PaymentApplication) -> InboundEvents:
     events = InboundEvents(app, ServiceSettings(service_name="payment"))
+    events.trusted = trusted_test_producers()
     inbound.subscribe(events, app)
     return events
 
@@ -65,12 +67,7 @@ _offsets = iter(range(1, 10_000))
 
 
 def record_of(event: IntegrationEvent) -> SimpleNamespace:
-    offset = next(_offsets)
-    record = to_record(event, sequence=offset)
-    return SimpleNamespace(
-        topic=record.topic, partition=0, offset=offset, key=record.key, value=record.value,
-        headers=[(k, v.encode()) for k, v in record.headers.items()],
-    )
+    return consumed_record(event, next(_offsets))
 
 
 def cancelled(dossier_id: UUID) -> RequestCancelledV1:

@@ -34,6 +34,7 @@ from portal_service.clients import ApiError, ServiceUnavailable, SessionExpired,
 from portal_service.once import OnceGuard
 from portal_service.settings import Settings, get_settings
 from portal_service.web.accounts import AccountsController
+from portal_service.web.audit import AuditController
 from portal_service.web.cert import CertController
 from portal_service.web.common import (
     NotLoggedIn,
@@ -78,6 +79,7 @@ def template_environment() -> Environment:
     env.filters.update(
         date=formatting.french_date,
         datetime=formatting.french_datetime,
+        instant=formatting.french_instant,
         amount=formatting.amount,
         file_size=formatting.file_size,
     )
@@ -205,7 +207,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             create_static_files_router(path="/static", directories=[HERE / "static"],
                                        include_in_schema=False),
             EspaceController, AccountsController, ProcedureController, DocumentsController,
-            CertController,
+            CertController, AuditController,
         ],
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False),

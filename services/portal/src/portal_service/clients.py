@@ -142,6 +142,13 @@ class Services:
             raise ApiError.from_response(response)
         return response.json()
 
+    async def fetched(self, service: str, path: str, token: str) -> httpx.Response:
+        """A GET whose body is passed on as it is (a file, a bundle), errors raised."""
+        response = await self.call(service, "GET", path, token)
+        if response.is_error:
+            raise ApiError.from_response(response)
+        return response
+
     # --- identity ------------------------------------------------------------------------
 
     async def register(self, email: str, password: str, given_name: str, family_name: str) -> Any:
@@ -241,15 +248,24 @@ class Services:
             raise ApiError.from_response(response)
         return response.json()
 
+    # --- the auditor's view (requests) ----------------------------------------------------
+
+    async def audit_state(self, token: str, dossier_id: str) -> dict[str, Any]:
+        return await self.json("requests", "GET", f"/dossiers/{dossier_id}/audit/state", token)
+
+    async def audit_history(self, token: str, dossier_id: str) -> list[dict[str, Any]]:
+        return await self.json("requests", "GET", f"/dossiers/{dossier_id}/audit", token)
+
+    async def audit_bundle(self, token: str, dossier_id: str) -> bytes:
+        return (await self.fetched("requests", f"/dossiers/{dossier_id}/audit/bundle", token)).content
+
     # --- documents -----------------------------------------------------------------------
 
     async def documents(self, token: str, dossier_id: str) -> list[dict[str, Any]]:
         return await self.json("documents", "GET", f"/dossiers/{dossier_id}/documents", token)
 
     async def download(self, token: str, document_id: str) -> Download:
-        response = await self.call("documents", "GET", f"/documents/{document_id}", token)
-        if response.is_error:
-            raise ApiError.from_response(response)
+        response = await self.fetched("documents", f"/documents/{document_id}", token)
         return Download(
             response.content,
             response.headers.get("content-type", "application/octet-stream"),

@@ -50,6 +50,15 @@ def french_datetime(value: str | datetime | None) -> str:
     return f"{french_date(local.date())} à {local.hour} h {local.minute:02d}"
 
 
+def french_instant(value: str | datetime | None) -> str:
+    """To the second, for the auditor's timeline: "5 mars 2026 à 14:07:32"."""
+    parsed = _parse(value)
+    if not isinstance(parsed, datetime):
+        return french_datetime(value)
+    local = parsed.astimezone(PARIS) if parsed.tzinfo else parsed
+    return f"{french_date(local.date())} à {local:%H:%M:%S}"
+
+
 def amount(value: str | int | float | Decimal | None, currency: str = "EUR") -> str:
     """"13.76" -> "13,76 €" (non-breaking space before the symbol)."""
     if value is None or value == "":

@@ -74,3 +74,39 @@ DOCUMENT_KINDS = {
 }
 ACCEPTED_UPLOADS = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 ACCEPTED_UPLOADS_TEXT = "PDF, JPEG ou PNG"
+
+# The auditor's timeline: which service spoke, what happened, who caused it.
+AUDIT_SERVICES = {
+    "requests": "Demandes",
+    "cert": "CERT",
+    "payment": "Paiement",
+    "documents": "Documents",
+    "identity": "Comptes",
+}
+AUDIT_EVENTS = {
+    "RequestStarted": "Demande créée",
+    "RequestSubmitted": "Déclarations signées, demande envoyée",
+    "TheftDeclarationRequested": "Dossier en attente de la déclaration de vol",
+    "DocumentsRequested": "Dossier en attente de pièces justificatives",
+    "DeclarationUploaded": "Pièce envoyée",
+    "AttachmentRejected": "Pièce refusée par le CERT",
+    "AttachmentAccepted": "Pièce acceptée par le CERT",
+    "MessagePosted": "Message",
+    "RequestReadyForPayment": "Dossier prêt pour le paiement",
+    "PaymentRecorded": "Paiement enregistré",
+    "CertificateIssued": "Certificat provisoire délivré",
+    "RequestCompleted": "Demande terminée",
+    "RequestCancelled": "Demande annulée",
+}
+AUDIT_ROLES = {
+    "citizen": "usager",
+    "cert_agent": "agent du CERT",
+    "auditor": "auditeur",
+    "operator": "exploitant",
+}
+
+
+def roles_of(roles: list[str]) -> str:
+    """« Agent du CERT, auditeur »: the roles of the person who caused an event."""
+    text = ", ".join(AUDIT_ROLES.get(role, role) for role in roles)
+    return text[:1].upper() + text[1:]

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
-from types import SimpleNamespace
 from uuid import UUID, uuid4
 
 import pytest
 
-from ants_events import IntegrationEvent, to_record
+from ants_events import IntegrationEvent
 from ants_events.base import FeeLine
 from ants_events.cert import AttachmentAcceptedV1, AttachmentRejectedV1
 from ants_events.documents import CertificateIssuedV1, DeclarationUploadedV1, DocumentRef
 from ants_events.payment import PaymentRecordedV1
+from ants_stack.testing import consumed_record, trusted_test_producers
 from ants_runtime.inbound import InboundEvents
 from ants_runtime.settings import ServiceSettings
 from requests_service.application import RequestsApplication
@@ -36,17 +36,14 @@ def app() -> RequestsApplication:
 @pytest.fixture()
 def events(app: RequestsApplication) -> InboundEvents:
     consumer = InboundEvents(app, ServiceSettings(service_name="requests"))
+    consumer.trusted = trusted_test_producers()
     inbound.register(consumer, app)
     return consumer
 
 
 async def deliver(events: InboundEvents, *contracts: IntegrationEvent) -> None:
     for contract in contracts:
-        record = to_record(contract, sequence=next(_offsets))
-        await events.handle_batch([SimpleNamespace(
-            topic=record.topic, partition=0, offset=next(_offsets), key=record.key,
-            value=record.value, headers=[(k, v.encode()) for k, v in record.headers.items()],
-        )])
+        await events.handle_batch([consumed_record(contract, next(_offsets), next(_offsets))])
 
 
 def payable(app: RequestsApplication, reason: str = "perte", plate: str = "ZZ-001-AA") -> UUID:

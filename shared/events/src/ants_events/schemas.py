@@ -22,6 +22,18 @@ PROVENANCE_SCHEMA = {
     "ce_correlationid": {"type": "string", "description": "X-Request-ID of the causing request"},
     "ce_causationid": {"type": "string", "description": "ce_id of the event reacted to"},
 }
+# The producer's signature of the record (ants_events.signatures, docs/agencies.md).
+SIGNATURE_SCHEMA = {
+    "ce_signingkeyid": {
+        "type": "string", "pattern": "^[0-9a-f]{16}$",
+        "description": "first 16 hex digits of SHA-256 of the producer's raw Ed25519 public key",
+    },
+    "ce_signature": {
+        "type": "string", "contentEncoding": "base64",
+        "description": "Ed25519 signature of the canonical JSON of the ce_* headers (but this "
+        "one), content-type, the record key and the SHA-256 of the value",
+    },
+}
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
@@ -64,7 +76,10 @@ def asyncapi() -> dict[str, Any]:
             "bindings": {"kafka": {"key": {"type": "string", "format": "uuid"}}},
             "headers": {
                 "type": "object",
-                "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"],
+                "required": [
+                    "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
+                    "ce_signingkeyid", "ce_signature",
+                ],
                 "properties": {
                     "ce_specversion": {"const": "1.0"},
                     "ce_id": {"type": "string", "format": "uuid"},
@@ -78,6 +93,7 @@ def asyncapi() -> dict[str, Any]:
                     "ce_sequence": {"type": "string"},
                     "traceparent": {"type": "string"},
                     **PROVENANCE_SCHEMA,
+                    **SIGNATURE_SCHEMA,
                 },
             },
             "payload": {"$ref": f"schemas/{schema_file(c)}"},
@@ -97,21 +113,28 @@ def asyncapi() -> dict[str, Any]:
     }
 
 
-def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What in `new` would break a consumer written against `old`."""
+def breaking_changes(old: dict[str, Any], new: dict[str, Any], where: str = "") -> list[str]:
+    """What in `new` would break a consumer written against `old`, nested models included
+    (the leaves of a checkpoint, the lines of an amount)."""
     problems = []
+    new_definitions = new.get("definitions", {})
+    for model, definition in old.get("definitions", {}).items():
+        if model not in new_definitions:
+            problems.append(f"{where}model '{model}' was removed")
+        else:
+            problems += breaking_changes(definition, new_definitions[model], f"{where}{model}.")
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     for name in old.get("required", []):
         if name not in new.get("required", []):
-            problems.append(f"required field '{name}' is no longer required")
+            problems.append(f"{where}required field '{name}' is no longer required")
     for name, prop in old_props.items():
         if name not in new_props:
-            problems.append(f"field '{name}' was removed")
+            problems.append(f"{where}field '{name}' was removed")
         elif _type_of(prop) != _type_of(new_props[name]):
-            problems.append(f"field '{name}' changed type")
+            problems.append(f"{where}field '{name}' changed type")
     for name in new.get("required", []):
         if name not in old.get("required", []):
-            problems.append(f"new required field '{name}' (old producers do not send it)")
+            problems.append(f"{where}new required field '{name}' (old producers do not send it)")
     return problems
 
 

@@ -5,7 +5,10 @@ would, and keeps each record exactly as published (headers, key, value) and ever
 log leaves and signed checkpoints. From these it answers the history of a subject in causal
 order, and an export bundle in which each event carries its inclusion proof in its
 producer's signed log (format: docs/audit-bundle.md). Nothing here reads another service's
-database: it trusts only signatures, pinning each service's key the first time it sees it.
+database: it trusts only signatures. A record is kept only when the pinned key of the service
+that produces its topic verifies its producer signature (`ants_events.signatures`), so a
+record produced by hand is never part of a history; a checkpoint must also be signed by the
+key its service signed its first checkpoint with.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from ants_events import topics
 from ants_events.checkpoints import CheckpointSignedV1
 from ants_events.cloudevents import PROVENANCE_HEADERS
+from ants_events.signatures import UntrustedRecord
 from ants_events.ledger import (
     COVERED_HEADERS,
     Checkpoint,
@@ -37,6 +41,7 @@ from ants_events.ledger import (
 )
 from ants_runtime.kafka import connection_options, fetch_ends
 from ants_runtime.settings import ServiceSettings
+from ants_runtime.signing import trusted_producers
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +58,7 @@ class AuditTrail:
         self.p = "?" if self.sqlite else "%s"
         self.problem: str | None = None
         self.positions: dict[TopicPartition, int] = {}
+        self.trusted = trusted_producers(settings)
         self._progress = asyncio.Event()
         self.stopping = asyncio.Event()
         self._create_tables()
@@ -159,8 +165,14 @@ class AuditTrail:
         with self.datastore.transaction(commit=True) as cursor:
             for record in records:
                 headers = {k: v.decode(errors="replace") for k, v in record.headers or []}
+                try:
+                    producer = self.trusted.verify(record.topic, headers, record.key, record.value)
+                except UntrustedRecord as error:
+                    log.warning("audit_trail.untrusted_record", topic=record.topic,
+                                offset=record.offset, reason=str(error))
+                    continue
                 if record.topic == topics.CHECKPOINTS:
-                    self._keep_checkpoint(cursor, headers, record.value)
+                    self._keep_checkpoint(cursor, producer, record.value)
                     continue
                 if "ce_id" not in headers or "ce_source" not in headers:
                     continue  # not a CloudEvent: the producer's consumers dead-letter it
@@ -174,12 +186,15 @@ class AuditTrail:
                      (record.value or b"").decode(errors="replace")],
                 )
 
-    def _keep_checkpoint(self, cursor: Any, headers: dict[str, str], value: bytes) -> None:
+    def _keep_checkpoint(self, cursor: Any, producer: str, value: bytes) -> None:
         p = self.p
         try:
             message = CheckpointSignedV1.model_validate_json(value)
         except ValueError:
             log.warning("audit_trail.checkpoint_unreadable")
+            return
+        if message.service != producer:
+            log.warning("audit_trail.checkpoint_of_another", producer=producer)
             return
         pinned = self._pinned_key(cursor, message.service)
         if pinned is not None and pinned != message.public_key:

@@ -33,6 +33,7 @@ from ants_events.checkpoints import (
 from ants_events.ledger import Checkpoint, key_id
 from ants_runtime.auth import Principal, ensure_keypair
 from ants_runtime.http import error_responses, require_role
+from ants_runtime.signing import producer_signer, public_key_file
 from ants_runtime.kafka import connection_options, fetch_ends
 from ants_runtime.ledger import LedgerTables, verify_store
 from ants_runtime.settings import ServiceSettings
@@ -50,11 +51,7 @@ class LedgerSigner:
     """The service's checkpoint key."""
 
     def __init__(self, private_key_file: Path) -> None:
-        public_file = private_key_file.with_name(
-            private_key_file.name.replace("private", "public")
-            if "private" in private_key_file.name else private_key_file.stem + "-public.pem"
-        )
-        ensure_keypair(private_key_file, public_file)
+        ensure_keypair(private_key_file, public_key_file(private_key_file))
         self._key: Any = serialization.load_pem_private_key(
             private_key_file.read_bytes(), password=None
         )
@@ -88,8 +85,8 @@ class Checkpointer:
         self.settings = settings
         self.service = settings.service_name
         self.interval = settings.ledger_checkpoint_seconds
-        key_file = settings.ledger_private_key_file or settings.service_dir / "keys" / "ledger-private.pem"
-        self.signer = LedgerSigner(key_file)
+        self.signer = LedgerSigner(settings.signing_key_file)
+        self.record_signer = producer_signer(settings)
         self.problem: str | None = None
         self.producer: AIOKafkaProducer | None = None
         self.stopping = asyncio.Event()
@@ -188,9 +185,10 @@ class Checkpointer:
         assert self.producer is not None
         for message in await asyncio.to_thread(self.messages):
             record = checkpoint_record(message)
+            headers = self.record_signer.sign(record.headers, record.key, record.value)
             await self.producer.send_and_wait(
                 record.topic, key=record.key, value=record.value,
-                headers=[(k, v.encode()) for k, v in record.headers.items()], partition=0,
+                headers=[(k, v.encode()) for k, v in headers.items()], partition=0,
             )
             await asyncio.to_thread(self.ledger.mark_published, [message.tree_size])
 

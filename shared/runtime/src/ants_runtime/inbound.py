@@ -12,9 +12,12 @@ never by Kafka offsets nor by a position a record claims:
 - a handler that finds the state not ready for a fact (a certificate before its payment)
   raises `NotReady`: the record is parked, and tried again after every later change of its
   subject (and on a slow sweep), never dropped;
-- a record that cannot be handled (not JSON, missing headers, unknown type, rejected by its
-  handler after retries) goes to `<topic>.dlq` once with its error, whatever its size: the
-  value is kept in the store and sent by reference when the broker would refuse it.
+- a record that cannot be handled (not JSON, missing headers, unknown type, not signed by the
+  pinned key of the service that produces the topic, rejected by its handler after retries)
+  goes to `<topic>.dlq` once with its error, whatever its size: the value is kept in the store
+  and sent by reference when the broker would refuse it. A record refused before its handler
+  is known by its place in the topic, not by the ce_id it claims: a forged record cannot
+  silence the genuine event whose id it borrowed.
 A partition whose end moved below the consumer's position means the broker forgot it (the
 embedded broker restarted, a topic was recreated): it is read again from the start.
 """
@@ -41,6 +44,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from ants_events import IntegrationEvent, from_record, topics
 from ants_events.cloudevents import InvalidEnvelope
 from ants_events.registry import UnknownEventType, contract_for
+from ants_events.signatures import UntrustedRecord
 from ants_runtime.cluster import LocalCoordinator, Message, PostgresCoordinator
 from ants_runtime import tracing
 from ants_runtime.inbox import ParkedRecord, inbox_of
@@ -48,6 +52,7 @@ from ants_runtime.positions import ConsumedOffsets
 from ants_runtime.recoveries import Recoveries
 from ants_runtime.kafka import connection_options, fetch_ends
 from ants_runtime.settings import ServiceSettings
+from ants_runtime.signing import trusted_producers
 from ants_runtime.store import ServiceApplication
 
 log = structlog.get_logger(__name__)
@@ -91,6 +96,7 @@ class InboundEvents:
         self.settings = settings
         self.coordinator = coordinator or LocalCoordinator(settings.service_name)
         self.handlers: dict[type[IntegrationEvent], Handler] = {}
+        self.trusted = trusted_producers(settings)
         self.inbox = inbox_of(app)
         self.dead_letters: AIOKafkaProducer | None = None
         self.processed = 0
@@ -524,7 +530,10 @@ class InboundEvents:
             if contract is None:
                 contract_for(ce_type)  # an unknown type is dead-lettered; a known one skipped
                 return Decoded(key, "", None)
+            producer = self.trusted.verify(record.topic, headers, record.key, record.value)
             event = from_record(headers, record.value)
+            if event.producer != producer:
+                raise UntrustedRecord(f"{producer} cannot publish {event.type_name}")
             return Decoded(key, event.subject, event)
         except (InvalidEnvelope, UnknownEventType, ValueError, UnicodeDecodeError) as error:
             return error

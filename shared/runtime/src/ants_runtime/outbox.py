@@ -1,5 +1,8 @@
 """Transactional outbox: publish the application's notification log to Kafka, in order.
 
+Each record is signed with the service's key as it is put into its batch (see
+`ants_events.signatures`): consumers believe only what their pinned key of this service verifies.
+
 At-least-once: the position is saved after the broker acknowledged the batch, so a crash
 republishes the tail and consumers drop what they already processed. The relay notices, while
 it runs, a broker that forgot the topic (an acknowledged offset lower than an earlier one, or
@@ -27,11 +30,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from ants_events import IntegrationEvent, to_record
+from ants_events.signatures import RecordSigner
 from ants_runtime.cluster import LocalCoordinator, Message, PostgresCoordinator
 from ants_runtime.recoveries import Recoveries
 from ants_runtime.kafka import connection_options, ensure_topics, fetch_ends
 from ants_runtime.positions import PositionStore
 from ants_runtime.settings import ServiceSettings
+from ants_runtime.signing import producer_signer
 from ants_runtime.store import ServiceApplication
 from ants_runtime.tracing import read_stored
 
@@ -67,6 +72,7 @@ class OutboxRelay:
         self.active = False  # this process holds the relay lock and publishes
         self.to_contract = to_contract
         self.settings = settings
+        self._signer: RecordSigner | None = None
         self.topic = topic
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
@@ -90,6 +96,13 @@ class OutboxRelay:
         self.problem: str | None = None
         self._reset = False
         self.recoveries = Recoveries()
+
+    @property
+    def signer(self) -> RecordSigner:
+        """The service's key: every published record carries its signature."""
+        if self._signer is None:
+            self._signer = producer_signer(self.settings)
+        return self._signer
 
     def wake(self, last_notification_id: int = 0, _changed: object = None) -> None:
         """Thread-safe: new events were stored."""
@@ -201,7 +214,8 @@ class OutboxRelay:
             record = to_record(contract, sequence=notification.id, traceparent=traceparent)
             types.append(contract.type_name)
             partition = partition_for(record.key, self.settings.kafka_topic_partitions)
-            headers = [(k, v.encode()) for k, v in record.headers.items()]
+            signed = self.signer.sign(record.headers, record.key, record.value)
+            headers = [(k, v.encode()) for k, v in signed.items()]
             batch = open_batches.get(partition) or self.producer.create_batch()
             if batch.append(key=record.key, value=record.value, timestamp=None, headers=headers) is None:
                 sent.append((await self.producer.send_batch(batch, self.topic, partition=partition), batch.record_count()))

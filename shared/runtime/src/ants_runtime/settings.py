@@ -37,12 +37,25 @@ class ServiceSettings(BaseSettings):
     ledger_private_key_file: Path | None = None
     ledger_checkpoint_seconds: float = 2.0
 
+    # The same key signs every record the service publishes (ce_signature); its consumers
+    # believe a record only when the pinned public key of its producer verifies it: a folder
+    # of `<service>.pem` files (default `<data_dir>/keys/producers`).
+    trusted_producer_keys_dir: Path | None = None
+
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
 
     @property
     def service_dir(self) -> Path:
         return self.data_dir / self.service_name
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.ledger_private_key_file or self.service_dir / "keys" / "ledger-private.pem"
+
+    @property
+    def producer_keys_dir(self) -> Path:
+        return self.trusted_producer_keys_dir or self.data_dir / "keys" / "producers"
 
     def eventsourcing_env(self) -> dict[str, str]:
         """Defaults for the eventsourcing library; its own environment variables win."""

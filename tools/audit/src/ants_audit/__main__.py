@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 
 from ants_audit import replay
+from ants_events.signatures import TrustedProducers
 from ants_audit.verify import verify_bundle
 
 console = Console(stderr=True)
@@ -84,6 +85,7 @@ def verify(args: argparse.Namespace) -> int:
 
 def replay_command(args: argparse.Namespace) -> int:
     records: list[replay.TopicRecord] = []
+    refused: list[str] = []
     if args.from_topics or args.compare:
         with Progress(TextColumn("scanning the topics"), BarColumn(), MofNCompleteColumn(),
                       TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
@@ -95,7 +97,15 @@ def replay_command(args: argparse.Namespace) -> int:
                 rate = f"{scanned / elapsed:,.0f} records/s" if elapsed else ""
                 progress.update(task, completed=scanned, total=total, rate=rate)
 
-            records = replay.run(replay.read_topics(args.bootstrap, args.dossier_id, advance))
+            trusted = TrustedProducers.from_dir(args.producer_keys)
+            if not trusted.keys:
+                console.print(f"no pinned producer key (<service>.pem) in {args.producer_keys}")
+                return 2
+            records = replay.run(replay.read_topics(
+                args.bootstrap, args.dossier_id, advance, trusted=trusted, refused=refused
+            ))
+        for why in refused:
+            console.print(f"left out, not signed by its producer: {why}")
     if args.from_topics and not args.compare:
         table = Table("at", "service", "event", "actor", *replay.COMPARED[:1], "state")
         for record, state in replay.topic_timeline(records):
@@ -162,6 +172,12 @@ def parser() -> argparse.ArgumentParser:
     source = replaying.add_mutually_exclusive_group()
     source.add_argument("--from-topics", action="store_true", help="from the Kafka topics alone")
     source.add_argument("--compare", action="store_true", help="both, and say whether they agree")
+    replaying.add_argument(
+        "--producer-keys", type=Path,
+        default=Path(os.environ.get("TRUSTED_PRODUCER_KEYS_DIR", "var/keys/producers")),
+        help="folder of the producers' pinned public keys, <service>.pem: a record from the "
+        "topics counts only when its producer's key verifies it",
+    )
     with_services(replaying)
     replaying.set_defaults(run=replay_command)
     return main

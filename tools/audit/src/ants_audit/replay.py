@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ants_events import topics
+from ants_events.signatures import TrustedProducers, UntrustedRecord
 
 # What a reader of the topics can know of a dossier, and compare with the requests service.
 PAYABLE_OR_AFTER = {"ready_for_payment", "paid", "completed"}
@@ -96,9 +97,12 @@ def amount_if_payable(values: dict[str, Any]) -> Any:
 async def read_topics(
     bootstrap: str, subject: str, progress: Callable[[int, int], None] | None = None,
     names: tuple[str, ...] = tuple(t for t in topics.ALL if t != topics.CHECKPOINTS),
+    trusted: TrustedProducers | None = None, refused: list[str] | None = None,
 ) -> list[TopicRecord]:
     """Every record about `subject` on the service topics, read from the start to the end
-    each partition had when the scan began."""
+    each partition had when the scan began. With `trusted`, a record its producer's pinned
+    key does not verify is left out (and its reason added to `refused`): a record produced
+    by hand on a topic is no part of the dossier's history."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 fetch_max_wait_ms=100, max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
@@ -119,8 +123,17 @@ async def read_topics(
                 scanned += len(records)
                 for r in records:
                     headers = {k: v.decode(errors="replace") for k, v in r.headers or []}
-                    if headers.get("ce_subject") == subject:
-                        found.append(TopicRecord(r.topic, headers, json.loads(r.value)))
+                    if headers.get("ce_subject") != subject:
+                        continue
+                    if trusted is not None:
+                        try:
+                            trusted.verify(r.topic, headers, r.key, r.value)
+                        except UntrustedRecord as why:
+                            (refused if refused is not None else []).append(
+                                f"{r.topic}[{r.partition}]@{r.offset}: {why}"
+                            )
+                            continue
+                    found.append(TopicRecord(r.topic, headers, json.loads(r.value)))
             ends = {tp: consumer.highwater(tp) for tp in partitions}
             for tp, end in ends.items():
                 if end is not None and await consumer.position(tp) >= end:

@@ -16,6 +16,7 @@ import httpx
 
 from ants_runtime.auth import ensure_keypair
 from ants_runtime.sealed import ensure_x25519_keypair
+from ants_runtime.signing import pin_producer_keys
 
 SERVICES = ("identity", "requests", "cert", "payment", "documents", "notifications")
 DEFAULT_PORTS = {"portal": 8000, "identity": 8001, "requests": 8002, "cert": 8003,
@@ -147,6 +148,8 @@ class Stack:
         keys = self.config.var_dir / "keys"
         ensure_keypair(keys / "token-private.pem", keys / "token-public.pem")
         ensure_x25519_keypair(keys / "contact-private.pem", keys / "contact-public.pem")
+        # Each service signs what it publishes; every consumer pins the others' public keys.
+        pin_producer_keys(self.config.var_dir, SERVICES, keys / "producers")
         if self.config.postgres_prefix:
             create_databases(self.config.postgres_prefix)
         ports = [("broker", self.config.broker_port), ("mail", self.config.mail_port)] + [
@@ -222,6 +225,7 @@ class Stack:
             "DATA_DIR": str(c.var_dir.resolve()),
             "KAFKA_BOOTSTRAP_SERVERS": c.bootstrap,
             "AUTH_PUBLIC_KEY_FILE": str(keys / "token-public.pem"),
+            "TRUSTED_PRODUCER_KEYS_DIR": str(keys / "producers"),
             "PUBLIC_BASE_URL": c.url("documents"),
             "REQUESTS_PUBLIC_BASE_URL": c.url("requests"),
             "PORTAL_PUBLIC_URL": c.url("portal"),

@@ -8,12 +8,17 @@ Everything listens on 127.0.0.1 on free ports, so that tests never disturb a run
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
 import itertools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import types
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +30,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ants_events import IntegrationEvent, to_record, topics
+from ants_events.signatures import RecordSigner, TrustedProducers
 from ants_runtime.auth import Principal, TokenIssuer, ensure_keypair
+from ants_runtime.signing import pin_producer_keys
 from ants_stack.stack import broker_binary, free_port, port_in_use, terminate
 
 if TYPE_CHECKING:
@@ -185,6 +192,7 @@ def service_env(
 ) -> dict[str, str]:
     """This process's environment (minus the variables starting with `without`), pointed at
     the broker, a data folder and the token public key."""
+    install_test_producer_keys(data_dir)
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(without)},
         "DATA_DIR": str(data_dir),
@@ -278,16 +286,62 @@ class TopicSequences:
         return next(self.counters.setdefault(topic, itertools.count(1)))
 
 
-async def publish(bootstrap: str, contract: IntegrationEvent, sequence: int) -> None:
-    """Publish a contract as its producer's relay does: a CloudEvents record on partition 0,
-    keyed by the dossier id, carrying the given sequence."""
+@functools.cache
+def _test_producer_keys() -> Path:
+    """One key pair per producing service for this test run (see install_test_producer_keys)."""
+    folder = Path(tempfile.mkdtemp(prefix="ants-test-producers-"))
+    atexit.register(shutil.rmtree, folder, True)
+    pin_producer_keys(folder, topics.BY_PRODUCER, folder / "keys" / "producers")
+    return folder
+
+
+def install_test_producer_keys(data_dir: Path) -> None:
+    """Give services started on `data_dir` the test run's producer keys (kept when already
+    there) and pin them all, so that `publish` speaks for any producer as its relay would."""
+    source = _test_producer_keys()
+    for service in topics.BY_PRODUCER:
+        for name in ("ledger-private.pem", "ledger-public.pem"):
+            target = data_dir / service / "keys" / name
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / service / "keys" / name, target)
+    pin_producer_keys(data_dir, topics.BY_PRODUCER, data_dir / "keys" / "producers")
+
+
+def producer_signer_of(producer: str) -> RecordSigner:
+    return RecordSigner.from_file(_test_producer_keys() / producer / "keys" / "ledger-private.pem")
+
+
+def trusted_test_producers() -> TrustedProducers:
+    """The pinned keys of the test run's producers, for a consumer built in a test."""
+    return TrustedProducers.from_dir(_test_producer_keys() / "keys" / "producers")
+
+
+def consumed_record(contract: IntegrationEvent, sequence: int, offset: int | None = None) -> Any:
+    """A contract as a consumer receives it from the broker (what `handle_batch` takes):
+    signed by the test run's key of its producer."""
     record = to_record(contract, sequence=sequence)
+    headers = producer_signer_of(contract.producer).sign(record.headers, record.key, record.value)
+    return types.SimpleNamespace(
+        topic=record.topic, partition=0, offset=sequence if offset is None else offset,
+        key=record.key, value=record.value, headers=[(k, v.encode()) for k, v in headers.items()],
+    )
+
+
+async def publish(
+    bootstrap: str, contract: IntegrationEvent, sequence: int, *, signed: bool = True
+) -> None:
+    """Publish a contract as its producer's relay does: a CloudEvents record on partition 0,
+    keyed by the dossier id, carrying the given sequence, signed with the test run's key of
+    its producer (see install_test_producer_keys) unless `signed` is false."""
+    record = to_record(contract, sequence=sequence)
+    headers = producer_signer_of(contract.producer).sign(record.headers, record.key, record.value) if signed else record.headers
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
     try:
         await producer.send_and_wait(
             record.topic, value=record.value, key=record.key, partition=0,
-            headers=[(k, v.encode()) for k, v in record.headers.items()],
+            headers=[(k, v.encode()) for k, v in headers.items()],
         )
     finally:
         await producer.stop()

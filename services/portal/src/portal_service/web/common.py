@@ -36,6 +36,10 @@ class User:
         return "cert_agent" in self.roles or "auditor" in self.roles
 
     @property
+    def is_auditor(self) -> bool:
+        return "auditor" in self.roles
+
+    @property
     def decides_reviews(self) -> bool:
         return "cert_agent" in self.roles
 
