@@ -46,6 +46,7 @@ from portal_service.web.common import (
 from portal_service.web.documents import DocumentsController
 from portal_service.web.espace import EspaceController
 from portal_service.web.procedure import ProcedureController
+from portal_service.web.situation import SituationController
 
 log = structlog.get_logger(__name__)
 
@@ -205,7 +206,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             create_static_files_router(path="/static", directories=[HERE / "static"],
                                        include_in_schema=False),
             EspaceController, AccountsController, ProcedureController, DocumentsController,
-            CertController,
+            CertController, SituationController,
         ],
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False),

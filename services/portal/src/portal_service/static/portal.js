@@ -2,9 +2,11 @@
 (function () {
   "use strict";
 
-  // A form is sent once: its buttons are disabled as soon as it leaves.
+  // A form is sent once: its buttons are disabled as soon as it leaves. A form that only
+  // asks for a download (data-repeatable) leaves the page in place and may be sent again.
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.hasAttribute("data-repeatable")) { return; }
     if (form.getAttribute("data-sent") === "true") {
       event.preventDefault();
       return;
