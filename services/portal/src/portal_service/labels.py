@@ -69,8 +69,15 @@ REJECTION_REASONS = {
 DOCUMENT_KINDS = {
     "cpi": "Certificat provisoire d'immatriculation",
     "recapitulatif": "Récapitulatif de la demande",
+    "avis_expedition": "Avis d'expédition du certificat d'immatriculation",
     "declaration": "Déclaration de vol",
     **{kind: label for kind, label in SUPPORTING_DOCUMENTS.items() if kind != "declaration_vol"},
 }
 ACCEPTED_UPLOADS = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 ACCEPTED_UPLOADS_TEXT = "PDF, JPEG ou PNG"
+# The documents given at the end, as a download button names them (with their article).
+DOWNLOAD_NAMES = {
+    "cpi": "le certificat provisoire d'immatriculation",
+    "recapitulatif": "le récapitulatif de la demande",
+    "avis_expedition": "l'avis d'expédition",
+}

@@ -307,12 +307,22 @@ class ProcedureController(Controller):
             return Redirect(step_url(dossier))
         return render(request, "procedure/preparing.html", dossier=dossier)
 
+    @get("/dossiers/{dossier_id:uuid}/certificat-definitif", name="procedure.definitive")
+    async def definitive(
+        self, request: HttpRequest, dossier_id: PathUUID, user: UserDep, services: ServicesDep
+    ) -> Template:
+        """The end page's part on the definitive certificate, which it reloads alone when
+        the dossier changes (the rest of the page, download links, stays put)."""
+        dossier = await services.dossier(user.token, str(dossier_id))
+        return render(request, "procedure/definitive.html", dossier=dossier)
+
     @staticmethod
     async def _certificate_documents(
         services: Services, user: User, dossier: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """The CPI first, then the summary, with their size when the documents service says."""
-        wanted = ("cpi", "recapitulatif")
+        """The CPI first, then the summary, then the definitive certificate's dispatch notice
+        once posted, with their size when the documents service says."""
+        wanted = ("cpi", "recapitulatif", "avis_expedition")
         try:
             listed = {
                 d["document_id"]: d
@@ -321,9 +331,13 @@ class ProcedureController(Controller):
             }
         except ApiError:  # the links work without the sizes
             listed = {}
-        refs = (dossier.get("certificate") or {}).get("documents") or list(listed.values())
-        found = [listed.get(ref["document_id"], ref) for ref in refs if ref.get("kind") in wanted]
-        return sorted(found, key=lambda d: wanted.index(d["kind"]))
+        refs = (dossier.get("certificate") or {}).get("documents") or []
+        found = {ref["document_id"]: listed.get(ref["document_id"], ref) for ref in refs}
+        found.update(listed)  # the notice is only known to the documents service
+        return sorted(
+            (d for d in found.values() if d.get("kind") in wanted),
+            key=lambda d: wanted.index(d["kind"]),
+        )
 
     # --- theft: the police declaration, the CERT's note, the reply ---------------------
 
