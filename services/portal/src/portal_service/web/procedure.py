@@ -90,6 +90,11 @@ def documents_received(dossier: dict[str, Any]) -> list[str]:
     return received
 
 
+def notice_of(documents: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The definitive certificate's dispatch notice, shown with the certificate's progress."""
+    return next((d for d in documents if d.get("kind") == "avis_expedition"), None)
+
+
 def checked(data: dict[str, Any], name: str) -> bool:
     return str(data.get(name, "")).lower() in {"oui", "on", "true", "1"}
 
@@ -293,9 +298,10 @@ class ProcedureController(Controller):
         dossier = await services.dossier(user.token, str(dossier_id))
         status = dossier["status"]
         if status == "completed":
+            documents = await self._certificate_documents(services, user, dossier)
             return render(
-                request, "procedure/done.html", dossier=dossier,
-                documents=await self._certificate_documents(services, user, dossier),
+                request, "procedure/done.html", dossier=dossier, notice=notice_of(documents),
+                documents=[d for d in documents if d is not notice_of(documents)],
             )
         if status == "cancelled":
             return render(request, "procedure/cancelled.html", dossier=dossier)
@@ -314,7 +320,10 @@ class ProcedureController(Controller):
         """The end page's part on the definitive certificate, which it reloads alone when
         the dossier changes (the rest of the page, download links, stays put)."""
         dossier = await services.dossier(user.token, str(dossier_id))
-        return render(request, "procedure/definitive.html", dossier=dossier)
+        documents = await self._certificate_documents(services, user, dossier)
+        return render(
+            request, "procedure/definitive.html", dossier=dossier, notice=notice_of(documents)
+        )
 
     @staticmethod
     async def _certificate_documents(
