@@ -43,8 +43,19 @@ PORTS = {
     "cert": 8003,
     "payment": 8004,
     "documents": 8005,
+    "notifications": 8006,
 }
-BACKENDS = ["identity", "requests", "cert", "payment", "documents"]
+BACKENDS = ["identity", "requests", "cert", "payment", "documents", "notifications"]
+# Every service scales out: one replica runs each relay and the notifications' sender (a lock
+# in its store), the others stand by or share the partitions.
+SINGLE_REPLICA: set[str] = set()
+SMTP_VARIABLES = {
+    "NOTIFICATIONS_SMTP_HOST": "host",
+    "NOTIFICATIONS_SMTP_PORT": "port",
+    "NOTIFICATIONS_SMTP_SECURITY": "security",
+    "NOTIFICATIONS_SMTP_USERNAME": "username",
+    "NOTIFICATIONS_SMTP_PASSWORD": "password",
+}
 DATABASES = {f"ants_{name}" for name in BACKENDS}
 TOPICS = [f"ants.{name}.v1" for name in BACKENDS] + ["ants.checkpoints.v1"]
 
@@ -65,13 +76,20 @@ BACKEND_ENV = COMMON_ENV | {
     "POSTGRES_USER",
     "POSTGRES_PASSWORD",
 }
-PORTAL_URLS = {f"PORTAL_{name.upper()}_URL" for name in BACKENDS}
+# The services the portal calls (the notifications service has no API for it).
+PORTAL_BACKENDS = ["identity", "requests", "cert", "payment", "documents"]
+PORTAL_URLS = {f"PORTAL_{name.upper()}_URL" for name in PORTAL_BACKENDS}
 REQUIRED_ENV = {
-    "identity": BACKEND_ENV | {"AUTH_PRIVATE_KEY_FILE", "TOKEN_TTL_SECONDS"},
+    "identity": BACKEND_ENV | {
+        "AUTH_PRIVATE_KEY_FILE", "TOKEN_TTL_SECONDS", "IDENTITY_CONTACT_PUBLIC_KEY_FILE"
+    },
     "requests": BACKEND_ENV,
     "cert": BACKEND_ENV,
     "payment": BACKEND_ENV,
     "documents": BACKEND_ENV | {"PUBLIC_BASE_URL", "MAX_UPLOAD_BYTES"},
+    "notifications": BACKEND_ENV | set(SMTP_VARIABLES) | {
+        "NOTIFICATIONS_CONTACT_KEY_FILE", "PORTAL_PUBLIC_URL"
+    },
     "portal": COMMON_ENV | PORTAL_URLS | {"PORTAL_SESSION_SECRET", "PORTAL_COOKIE_SECURE"},
 }
 # Variables the README table must list even when no deployment file sets them.
@@ -81,7 +99,7 @@ DOCUMENTED_ALSO = {
 }
 # The backend services a compose file may run several of (the portal and documents keep a
 # fixed published port: the portal's address and the verification address of the QR code).
-SCALABLE_IN_COMPOSE = ["identity", "requests", "cert", "payment"]
+SCALABLE_IN_COMPOSE = ["identity", "requests", "cert", "payment", "notifications"]
 HTTP_HEAVY = {"identity", "requests", "portal"}
 # Settings fields that are code, not configuration.
 NOT_CONFIGURATION = {"SERVICE_NAME"}
@@ -219,7 +237,7 @@ def test_compose_service(name: str) -> None:
         assert "keys:/keys:ro" in mounts
         assert f"{name}-data:/data" in mounts
     else:
-        for backend in BACKENDS:
+        for backend in PORTAL_BACKENDS:
             url = f"http://{backend}:{PORTS[backend]}"
             assert env[f"PORTAL_{backend.upper()}_URL"] == url
 
@@ -239,7 +257,7 @@ def test_compose_depends_on_uses_conditions() -> None:
         assert depends_on["postgres"]["condition"] == "service_healthy"
         assert depends_on["keys"]["condition"] == "service_completed_successfully"
     portal = compose()["services"]["portal"]["depends_on"]
-    assert all(portal[name]["condition"] == "service_healthy" for name in BACKENDS)
+    assert all(portal[name]["condition"] == "service_healthy" for name in PORTAL_BACKENDS)
 
 
 def test_compose_kafka_is_a_single_kraft_node_without_auto_topic_creation() -> None:
@@ -271,10 +289,15 @@ def test_compose_keys_job_writes_the_token_and_producer_keys_into_the_shared_vol
     assert keys["image"] == IMAGE
     assert keys["command"] == [
         "python", "-m", "ants_runtime.keys", "/keys/token-private.pem", "/keys/token-public.pem",
-        "--producers", "/keys/services", *BACKENDS,
+        "/keys/contact-private.pem", "/keys/contact-public.pem", "--producers", "/keys/services",
+        *BACKENDS,
     ]
     assert "keys:/keys" in keys["volumes"]
     assert compose_env("identity")["AUTH_PRIVATE_KEY_FILE"] == "/keys/token-private.pem"
+    assert compose_env("identity")["IDENTITY_CONTACT_PUBLIC_KEY_FILE"] == "/keys/contact-public.pem"
+    assert compose_env("notifications")["NOTIFICATIONS_CONTACT_KEY_FILE"] == (
+        "/keys/contact-private.pem"
+    )
     for service in BACKENDS:
         env = compose_env(service)
         assert env["LEDGER_PRIVATE_KEY_FILE"] == f"/keys/services/{service}/keys/ledger-private.pem"
@@ -349,7 +372,10 @@ def test_every_deployment_has_probes_limits_and_a_locked_down_pod(kustomization:
     configmaps = of_kind(docs, "ConfigMap")
     for name, deployment in of_kind(docs, "Deployment").items():
         spec = deployment["spec"]
-        if kustomization == "overlays/prod":
+        if name in SINGLE_REPLICA:
+            assert spec["replicas"] == 1, name
+            assert spec["strategy"] == {"type": "Recreate"}, name
+        elif kustomization == "overlays/prod":
             # Replicas share the work through their store: rolled without going below them.
             assert spec["replicas"] >= 2, name
             assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
@@ -421,6 +447,53 @@ def test_every_deployment_has_probes_limits_and_a_locked_down_pod(kustomization:
         assert env["KAFKA_SASL_PASSWORD"]["secretKeyRef"]["name"] == "duplicata-secrets"
 
 
+# Who mounts which half of the pair that seals the citizens' addresses.
+CONTACT_KEY = {"identity": "contact-public.pem", "notifications": "contact-private.pem"}
+
+
+def contact_key_files(pod: dict[str, Any], container: dict[str, Any]) -> set[str]:
+    """The files of the Secret duplicata-contact-keys the container mounts."""
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    files: set[str] = set()
+    for mount in container["volumeMounts"]:
+        secret = volumes[mount["name"]].get("secret", {})
+        if secret.get("secretName") == "duplicata-contact-keys":
+            files |= {item["path"] for item in secret["items"]}
+    return files
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_notifications_takes_its_mail_server_and_its_key_from_secrets(
+    kustomization: str,
+) -> None:
+    docs = rendered(kustomization)
+    configmaps = of_kind(docs, "ConfigMap")
+    deployments = of_kind(docs, "Deployment")
+    env = container_env(deployments["notifications"], configmaps)
+    for variable, key in SMTP_VARIABLES.items():
+        reference = env[variable]["secretKeyRef"]
+        assert (reference["name"], reference["key"]) == ("duplicata-smtp", key), variable
+        optional = variable in ("NOTIFICATIONS_SMTP_USERNAME", "NOTIFICATIONS_SMTP_PASSWORD")
+        assert reference.get("optional", False) is optional, variable
+    for configmap in configmaps.values():
+        assert not [name for name in configmap["data"] if "SMTP" in name], "secrets only"
+    key_files = {"notifications": "NOTIFICATIONS_CONTACT_KEY_FILE",
+                 "identity": "IDENTITY_CONTACT_PUBLIC_KEY_FILE"}
+    for name, variable in key_files.items():
+        path = Path(container_env(deployments[name], configmaps)[variable])
+        pod = deployments[name]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        assert mounts[str(path.parent)]["readOnly"] is True, name
+        secret = {v["name"]: v for v in pod["volumes"]}[mounts[str(path.parent)]["name"]]["secret"]
+        assert secret["secretName"] == "duplicata-contact-keys", name
+        assert [item["path"] for item in secret["items"]] == [path.name] == [CONTACT_KEY[name]]
+    for name, deployment in deployments.items():
+        if name not in CONTACT_KEY:
+            pod = deployment["spec"]["template"]["spec"]
+            assert contact_key_files(pod, pod["containers"][0]) == set(), name
+
+
 @pytest.mark.parametrize(
     ("kustomization", "protocol", "secure_cookies"),
     [
@@ -442,6 +515,8 @@ def test_common_environment(kustomization: str, protocol: str, secure_cookies: s
 
 def test_prod_runs_every_service_on_two_replicas_or_more_updated_without_a_gap() -> None:
     for name, deployment in of_kind(rendered("overlays/prod"), "Deployment").items():
+        if name in SINGLE_REPLICA:
+            continue
         spec = deployment["spec"]
         assert spec["replicas"] >= 2, name
         assert spec["strategy"] == {
@@ -475,7 +550,8 @@ def test_prod_protects_each_service_with_a_disruption_budget() -> None:
     docs = rendered("overlays/prod")
     budgets = of_kind(docs, "PodDisruptionBudget")
     deployments = of_kind(docs, "Deployment")
-    assert set(budgets) == set(deployments)
+    # A budget on a single pod would forbid every node drain.
+    assert set(budgets) == set(deployments) - SINGLE_REPLICA
     for name, budget in budgets.items():
         selector = budget["spec"]["selector"]["matchLabels"]
         labels = deployments[name]["spec"]["template"]["metadata"]["labels"]

@@ -47,3 +47,13 @@ def test_the_situation_of_someone_else_s_vehicle_is_refused(api: Api) -> None:
     assert "ni titulaire ni co-titulaire" in refused.text
     unknown = api.call("GET", "requests", "/verification/situations/CSA-2026-ZZZZZZZZ")
     assert unknown.status_code == 404
+
+
+def test_marie_sees_the_vehicles_she_holds_or_co_holds(api: Api) -> None:
+    marie = api.login("marie.martin@example.fr")
+    listed = api.call("GET", "requests", "/vehicles", marie)
+    assert listed.status_code == 200, listed.text
+    roles = {v["plate"]: v["role"] for v in listed.json()["vehicles"]}
+    assert roles == {"AB-123-CD": "titulaire", "MN-234-PQ": "cotitulaire",
+                     "PQ-741-RS": "titulaire"}
+    assert listed.json()["more"] is False

@@ -57,6 +57,10 @@ def fake() -> FakeServices:
         "account_id": "0b6f3d4e-8c1a-4c57-9d3e-3f2b1a0c9e11", "email": "marie@example.fr",
         "given_name": "Marie", "family_name": "MARTIN", "roles": ["citizen"]}))
     fake.on("requests", "GET", "/dossiers", httpx.Response(200, json=[]))
+    fake.on("requests", "GET", "/vehicles", httpx.Response(200, json={
+        "vehicles": [{"plate": "AB-123-CD", "make": "RENAULT", "model": "CLIO V",
+                      "first_registration": "2021-03-15", "role": "titulaire"}],
+        "more": False}))
     return fake
 
 

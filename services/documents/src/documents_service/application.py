@@ -18,6 +18,7 @@ from documents_service.domain import certificate as certificates
 from documents_service.domain import uploads
 from documents_service.domain.model import (
     CPI,
+    DISPATCH_NOTICE,
     SUMMARY,
     SUPPORTING_KINDS,
     THEFT_DECLARATION,
@@ -187,9 +188,23 @@ class DocumentsApplication(ServiceApplication):
 
     @retry_on_conflict()
     def _record_dispatch(self, dossier_id: UUID, tracking_number: str) -> None:
+        """Record the dispatch with its notice (a PDF for the holder): file first, as for
+        the CPI, so the event never points at a missing file."""
         dossier = self._get(dossier_id)
-        dossier.record_dispatch(tracking_number, datetime.now(UTC).isoformat())
-        self.save(dossier)
+        if not dossier.awaits_dispatch:
+            return
+        assert dossier.definitive is not None
+        dispatched_at = datetime.now(UTC)
+        sent = {**dossier.definitive, "tracking_number": tracking_number}
+        notice = self._store_pdf(
+            dossier, DISPATCH_NOTICE, f"avis-expedition-{dossier.dossier_number}.pdf",
+            self.renderer.dispatch_notice(dossier, sent, dispatched_at),
+            dispatched_at.isoformat(),
+        )
+        dossier.record_dispatch(tracking_number, dispatched_at.isoformat(), notice)
+        self.save(dossier, DocumentIndex(
+            document_id=UUID(notice["document_id"]), dossier_id=dossier.id
+        ))
 
     def _store_pdf(
         self, dossier: DossierFile, kind: str, filename: str, content: bytes, created_at: str

@@ -44,9 +44,11 @@ from portal_service.web.common import (
     provide_user,
     sign_out,
 )
+from portal_service.web.demo import DemoController
 from portal_service.web.documents import DocumentsController
 from portal_service.web.espace import EspaceController
 from portal_service.web.procedure import ProcedureController
+from portal_service.web.situation import SituationController
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +84,7 @@ def template_environment() -> Environment:
         instant=formatting.french_instant,
         amount=formatting.amount,
         file_size=formatting.file_size,
+        links=formatting.with_links,
     )
     env.globals["labels"] = labels
     return env
@@ -207,7 +210,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             create_static_files_router(path="/static", directories=[HERE / "static"],
                                        include_in_schema=False),
             EspaceController, AccountsController, ProcedureController, DocumentsController,
-            CertController, AuditController,
+            CertController, AuditController, SituationController, DemoController,
         ],
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import structlog
@@ -219,6 +219,26 @@ class Services:
             body["document_id"] = document_id
         return await self.json(
             "requests", "POST", f"/dossiers/{dossier_id}/messages", token, json=body
+        )
+
+    # --- vehicles and their certificat de situation administrative -----------------------
+
+    async def vehicles(self, token: str) -> dict[str, Any]:
+        """The vehicles the SIV gives to the person as holder or co-holder (`more` when
+        there are others than those listed)."""
+        return await self.json("requests", "GET", "/vehicles", token)
+
+    async def situation(self, token: str, plate: str) -> Download:
+        """The vehicle's CSA as a PDF; an ApiError when the person may not have it."""
+        response = await self.call(
+            "requests", "GET", f"/vehicles/{quote(plate, safe='')}/situation", token
+        )
+        if response.is_error:
+            raise ApiError.from_response(response)
+        return Download(
+            response.content,
+            response.headers.get("content-type", "application/pdf"),
+            response.headers.get("content-disposition"),
         )
 
     # --- payment -------------------------------------------------------------------------

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
 
 PARIS = ZoneInfo("Europe/Paris")
 MONTHS = (
@@ -78,3 +81,18 @@ def file_size(size: int) -> str:
         text = f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".").replace(".", ",")
         return f"{text} Mo"
     return f"{max(1, round(size / 1024))} ko"
+
+
+URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def with_links(text: str) -> Markup:
+    """Plain text made safe for a page, its web addresses made links."""
+    parts, last = [], 0
+    for found in URL.finditer(text):
+        address = found.group(0).rstrip(".,;:)")
+        parts += [escape(text[last:found.start()]),
+                  Markup('<a href="{0}">{0}</a>').format(address)]
+        last = found.start() + len(address)
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)

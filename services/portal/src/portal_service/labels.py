@@ -69,6 +69,7 @@ REJECTION_REASONS = {
 DOCUMENT_KINDS = {
     "cpi": "Certificat provisoire d'immatriculation",
     "recapitulatif": "Récapitulatif de la demande",
+    "avis_expedition": "Avis d'expédition du certificat d'immatriculation",
     "declaration": "Déclaration de vol",
     **{kind: label for kind, label in SUPPORTING_DOCUMENTS.items() if kind != "declaration_vol"},
 }
@@ -110,3 +111,10 @@ def roles_of(roles: list[str]) -> str:
     """« Agent du CERT, auditeur »: the roles of the person who caused an event."""
     text = ", ".join(AUDIT_ROLES.get(role, role) for role in roles)
     return text[:1].upper() + text[1:]
+
+# The documents given at the end, as a download button names them (with their article).
+DOWNLOAD_NAMES = {
+    "cpi": "le certificat provisoire d'immatriculation",
+    "recapitulatif": "le récapitulatif de la demande",
+    "avis_expedition": "l'avis d'expédition",
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,10 @@ class Settings(BaseSettings):
     portal_max_upload_bytes: int = 5 * 1024 * 1024
     # How long a form waits for another service to catch up with an event (seconds).
     portal_catch_up_seconds: float = 10.0
+
+    # The embedded default's local mail server keeps each message as an .eml file here; when
+    # set, the demo page /demo/courriels lists them. Never set in production.
+    portal_mail_dir: Path | None = None
 
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"

@@ -100,6 +100,14 @@ class RequestsApplication(ServiceApplication):
         ))
         return IssuedSituation(number, pdf)
 
+    def vehicles_held(
+        self, given_name: str, family_name: str, limit: int
+    ) -> tuple[list[VehicleRecord], bool]:
+        """The vehicles the SIV gives to this name as holder or co-holder, by plate, and
+        whether there are more than `limit` of them."""
+        held = self.siv.held_by(given_name, family_name)
+        return held[:limit], len(held) > limit
+
     def situation(self, number: str) -> SituationCertificate | None:
         try:
             return self.repository.get(SituationCertificate.create_id(number))

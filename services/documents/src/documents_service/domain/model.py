@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 CPI = "cpi"
 SUMMARY = "recapitulatif"
+DISPATCH_NOTICE = "avis_expedition"  # the definitive certificate's dispatch, for the holder
 DECLARATION = "declaration"
 # The supporting documents the CERT reviews (codes of the public contracts). A theft
 # declaration is listed with the kind `declaration`, as it always was; the others with their
@@ -338,22 +339,35 @@ class DossierFile(Aggregate):
             "mention": "DUPLICATA", "duplicate_date": duplicate_date,
         }
 
-    def record_dispatch(self, tracking_number: str, dispatched_at: str) -> None:
-        if self.definitive is not None and self.definitive["status"] == "in_production":
-            self._dispatched(
-                self.definitive["order_number"], self.definitive["duplicate_date"],
-                tracking_number, dispatched_at,
-            )
+    @property
+    def awaits_dispatch(self) -> bool:
+        return self.definitive is not None and self.definitive["status"] == "in_production"
+
+    def record_dispatch(
+        self, tracking_number: str, dispatched_at: str, notice: dict[str, Any] | None = None
+    ) -> bool:
+        """The certificate posted, with its dispatch notice; False when already recorded."""
+        if not self.awaits_dispatch:
+            return False
+        assert self.definitive is not None
+        self._dispatched(
+            self.definitive["order_number"], self.definitive["duplicate_date"],
+            tracking_number, dispatched_at, notice,
+        )
+        return True
 
     @event("DefinitiveDispatched", topic=DISPATCHED)
     def _dispatched(
-        self, order_number: str, duplicate_date: str, tracking_number: str, dispatched_at: str
+        self, order_number: str, duplicate_date: str, tracking_number: str, dispatched_at: str,
+        notice: dict[str, Any] | None = None,  # None in the events recorded before notices
     ) -> None:
         assert self.definitive is not None
         self.definitive = {
             **self.definitive, "status": "dispatched", "tracking_number": tracking_number,
             "dispatched_at": dispatched_at,
         }
+        if notice is not None:
+            self.documents.append(notice)
 
     def documents_of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [d for d in self.documents if supporting_kind(d) == kind]

@@ -1,4 +1,5 @@
-"""The two PDFs given once a duplicate is paid: the provisional certificate (CPI) and the summary.
+"""The PDFs of a duplicate: the provisional certificate (CPI) and the summary once paid, then
+the dispatch notice once the definitive certificate is posted.
 
 Rendering is deterministic: the same dossier and certificate give the same bytes (fixed
 creation date, no random identifiers), so a retried delivery rewrites identical files.
@@ -57,6 +58,7 @@ class DocumentRenderer:
 
     CERTIFICATE = "Certificat provisoire d'immatriculation"
     SUMMARY = "Récapitulatif de la demande de duplicata"
+    DISPATCH_NOTICE = "Avis d'expédition du certificat d'immatriculation"
 
     def __init__(self, font_dir: Path | None, zone: tzinfo) -> None:
         self.typeface = Fonts(font_dir)
@@ -111,6 +113,15 @@ class DocumentRenderer:
             )
             pdf.set_xy(MARGIN, top)
             pdf.section("Véhicule", COLUMN)
+        elif title == self.DISPATCH_NOTICE:
+            pdf.title_block(
+                "AVIS D'EXPÉDITION DU DUPLICATA",
+                "Le duplicata de votre certificat d'immatriculation vous est envoyé par "
+                "lettre recommandée",
+            )
+            pdf.key_figures(["Mention", "Date du duplicata", "N° de suivi"])
+            self._plate_frame(pdf)
+            pdf.section("Envoi")
         else:
             pdf.title_block(
                 "RÉCAPITULATIF DE LA DEMANDE DE DUPLICATA",
@@ -272,6 +283,52 @@ class DocumentRenderer:
             "sera envoyé à votre adresse ; en attendant, le certificat provisoire "
             f"n° {issued.number} vous permet de circuler jusqu'au "
             f"{wording.french_date(issued.valid_until)} inclus."
+        )
+        return bytes(pdf.output())
+
+    def dispatch_notice(
+        self, dossier: DossierFile, definitive: dict[str, Any], dispatched_at: datetime
+    ) -> bytes:
+        """What the posted certificate carries (« DUPLICATA » and its date), where it goes
+        and how to follow the registered letter (`definitive`: the order, with its
+        tracking number)."""
+        duplicate_date = wording.french_date(date.fromisoformat(definitive["duplicate_date"]))
+        pdf = self._start(
+            self.DISPATCH_NOTICE,
+            f"Avis d'expédition - dossier n° {dossier.dossier_number}",
+            dispatched_at,
+        )
+        pdf.key_values([definitive["mention"], duplicate_date, definitive["tracking_number"]])
+        self._plate(pdf, dossier.vehicle.get("plate", ""))
+        holder = dossier.holder
+        rows = [
+            ("Expédié le", wording.french_datetime(dispatched_at, self.zone), False),
+            ("Lettre recommandée n°", definitive["tracking_number"], True),
+            ("Commande n°", definitive["order_number"], False),
+            ("Adressé à", wording.holder_name(holder), True),
+        ]
+        if holder.get("address"):
+            rows.append(("Adresse", holder["address"], False))
+        pdf.fields(rows)
+        pdf.ln(2)
+        pdf.section("Certificat d'immatriculation envoyé")
+        vehicle = dossier.vehicle
+        make_and_model = f"{vehicle.get('make', '')} {vehicle.get('model', '')}".strip()
+        pdf.fields([
+            ("Numéro d'immatriculation", vehicle.get("plate", ""), True),
+            ("Numéro d'identification (VIN)", vehicle.get("vin", ""), False),
+            ("Marque et modèle", make_and_model, False),
+            ("Mention portée", f"{definitive['mention']} du {duplicate_date}", True),
+            ("Dossier n°", dossier.dossier_number, False),
+            ("Motif de la demande", wording.REASONS.get(dossier.reason, dossier.reason), False),
+        ])
+        pdf.ln(3)
+        pdf.notice(
+            "Le certificat d'immatriculation qui vous est envoyé porte la mention "
+            f"« {definitive['mention']} » et la date du {duplicate_date}. Il remplace le "
+            "certificat dont vous avez demandé le duplicata. Suivez la lettre recommandée avec "
+            "son numéro sur le site de La Poste. Dès sa réception, circulez avec ce certificat : "
+            "le certificat provisoire n'est plus nécessaire."
         )
         return bytes(pdf.output())
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, get
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
-from portal_service.clients import ApiError
+from portal_service.clients import ApiError, Services
 from portal_service.web.common import render
 from portal_service.web.deps import HttpRequest, ServicesDep, UserDep
 
@@ -30,7 +30,16 @@ class EspaceController(Controller):
         return render(
             request, "espace/home.html", open_dossiers=in_progress.dossiers,
             more_open=in_progress.next_cursor is not None, finished=finished[:5],
+            held=await self._vehicles(services, user.token),
         )
+
+    @staticmethod
+    async def _vehicles(services: Services, token: str) -> dict[str, Any] | None:
+        """The person's vehicles for their CSA; the page stands without them."""
+        try:
+            return await services.vehicles(token)
+        except ApiError:
+            return None
 
     @get("/panier", name="basket")
     async def basket(

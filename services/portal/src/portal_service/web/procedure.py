@@ -90,6 +90,11 @@ def documents_received(dossier: dict[str, Any]) -> list[str]:
     return received
 
 
+def notice_of(documents: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The definitive certificate's dispatch notice, shown with the certificate's progress."""
+    return next((d for d in documents if d.get("kind") == "avis_expedition"), None)
+
+
 def checked(data: dict[str, Any], name: str) -> bool:
     return str(data.get(name, "")).lower() in {"oui", "on", "true", "1"}
 
@@ -293,9 +298,10 @@ class ProcedureController(Controller):
         dossier = await services.dossier(user.token, str(dossier_id))
         status = dossier["status"]
         if status == "completed":
+            documents = await self._certificate_documents(services, user, dossier)
             return render(
-                request, "procedure/done.html", dossier=dossier,
-                documents=await self._certificate_documents(services, user, dossier),
+                request, "procedure/done.html", dossier=dossier, notice=notice_of(documents),
+                documents=[d for d in documents if d is not notice_of(documents)],
             )
         if status == "cancelled":
             return render(request, "procedure/cancelled.html", dossier=dossier)
@@ -307,12 +313,25 @@ class ProcedureController(Controller):
             return Redirect(step_url(dossier))
         return render(request, "procedure/preparing.html", dossier=dossier)
 
+    @get("/dossiers/{dossier_id:uuid}/certificat-definitif", name="procedure.definitive")
+    async def definitive(
+        self, request: HttpRequest, dossier_id: PathUUID, user: UserDep, services: ServicesDep
+    ) -> Template:
+        """The end page's part on the definitive certificate, which it reloads alone when
+        the dossier changes (the rest of the page, download links, stays put)."""
+        dossier = await services.dossier(user.token, str(dossier_id))
+        documents = await self._certificate_documents(services, user, dossier)
+        return render(
+            request, "procedure/definitive.html", dossier=dossier, notice=notice_of(documents)
+        )
+
     @staticmethod
     async def _certificate_documents(
         services: Services, user: User, dossier: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """The CPI first, then the summary, with their size when the documents service says."""
-        wanted = ("cpi", "recapitulatif")
+        """The CPI first, then the summary, then the definitive certificate's dispatch notice
+        once posted, with their size when the documents service says."""
+        wanted = ("cpi", "recapitulatif", "avis_expedition")
         try:
             listed = {
                 d["document_id"]: d
@@ -321,9 +340,13 @@ class ProcedureController(Controller):
             }
         except ApiError:  # the links work without the sizes
             listed = {}
-        refs = (dossier.get("certificate") or {}).get("documents") or list(listed.values())
-        found = [listed.get(ref["document_id"], ref) for ref in refs if ref.get("kind") in wanted]
-        return sorted(found, key=lambda d: wanted.index(d["kind"]))
+        refs = (dossier.get("certificate") or {}).get("documents") or []
+        found = {ref["document_id"]: listed.get(ref["document_id"], ref) for ref in refs}
+        found.update(listed)  # the notice is only known to the documents service
+        return sorted(
+            (d for d in found.values() if d.get("kind") in wanted),
+            key=lambda d: wanted.index(d["kind"]),
+        )
 
     # --- theft: the police declaration, the CERT's note, the reply ---------------------
 

@@ -50,12 +50,21 @@ class VehicleRecord:
 class VehicleRegistry(Protocol):
     def find(self, plate: str) -> VehicleRecord | None: ...
 
+    def held_by(self, given_name: str, family_name: str) -> list[VehicleRecord]:
+        """The vehicles whose holder or a co-holder bears this name, by plate."""
+        ...
+
 
 class SeededSiv:
     """Reads vehicles from a JSON file; a `fleets` entry expands to many numbered vehicles."""
 
     def __init__(self, vehicles: dict[str, VehicleRecord]) -> None:
         self.vehicles = vehicles
+        self.by_person: dict[tuple[str, str], list[VehicleRecord]] = {}
+        for vehicle in sorted(vehicles.values(), key=lambda v: v.plate):
+            for person in (vehicle.holder, *vehicle.co_holders):
+                key = person_key(person.given_name, person.family_name)
+                self.by_person.setdefault(key, []).append(vehicle)
 
     @classmethod
     def load(cls, path: Path | None = None) -> SeededSiv:
@@ -72,6 +81,9 @@ class SeededSiv:
 
     def find(self, plate: str) -> VehicleRecord | None:
         return self.vehicles.get(plate)
+
+    def held_by(self, given_name: str, family_name: str) -> list[VehicleRecord]:
+        return list(self.by_person.get(person_key(given_name, family_name), []))
 
 
 def _suffix(block: int) -> str:

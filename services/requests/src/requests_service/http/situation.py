@@ -20,6 +20,35 @@ class SituationController(Controller):
     tags = ["certificat de situation administrative"]
 
     @get(
+        "/vehicles",
+        summary="The vehicles the caller holds or co-holds in the SIV",
+        description="Matched on the verified name of the account, as the CSA's own check "
+        "does; by plate, at most `limit` of them (`more` says whether there are others). "
+        "Each is a vehicle whose CSA the caller may obtain.",
+        responses=error_responses(401, 403, why={403: "Not a citizen"}),
+    )
+    async def held(
+        self, principal: Principal, requests: RequestsApplication,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    ) -> dict[str, Any]:
+        require_role(principal, "citizen")
+        vehicles, more = await asyncio.to_thread(
+            requests.vehicles_held, principal.given_name, principal.family_name, limit
+        )
+        return {
+            "vehicles": [
+                {
+                    "plate": v.plate, "make": v.make, "model": v.model,
+                    "first_registration": v.first_registration,
+                    "role": "titulaire" if v.holder.is_named(
+                        principal.given_name, principal.family_name) else "cotitulaire",
+                }
+                for v in vehicles
+            ],
+            "more": more,
+        }
+
+    @get(
         "/vehicles/{plate:str}/situation",
         summary="The certificat de situation administrative (CSA) of a vehicle, as a PDF",
         description="For the holder or a co-holder of the vehicle in the SIV: plate, VIN, "
