@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from ants_stack.stack import StackConfig
+from ants_identity_provider.enrolment import enrol_and_sign_in, person
+from ants_stack.stack import IDENTITY_PROVIDER, StackConfig
 
 T = TypeVar("T")
 PASSWORD = "demo-2026"
@@ -76,6 +77,18 @@ class Api:
         return User(email, response.json()["access_token"])
 
     def new_citizen(self, given_name: str, family_name: str) -> User:
+        """A new person whose identity the demo provider vouches for (born on the day of the
+        demo person of that name), signed in through it over HTTP as a browser would."""
+        email = f"{given_name}.{family_name}.{uuid.uuid4().hex[:8]}@example.fr".lower()
+        token = enrol_and_sign_in(
+            self.http, self.config.url("identity"), self.config.url(IDENTITY_PROVIDER),
+            person(given_name, family_name, email),
+        )
+        return User(email, token)
+
+    def self_registered(self, given_name: str, family_name: str) -> User:
+        """An account created with an e-mail address and a password alone: its names are
+        only what was typed."""
         email = f"{given_name}.{family_name}.{uuid.uuid4().hex[:8]}@example.fr".lower()
         response = self.call(
             "POST", "identity", "/accounts",

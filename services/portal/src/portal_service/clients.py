@@ -157,6 +157,17 @@ class Services:
         )
         return str(session["access_token"])
 
+    async def franceconnect_start(self) -> dict[str, str]:
+        """Where to send the person to sign in with the identity provider, and the `state`
+        to recognise their return by."""
+        return dict(await self.json("identity", "POST", "/franceconnect/authorizations"))
+
+    async def franceconnect_finish(self, state: str, code: str) -> str:
+        session = await self.json(
+            "identity", "POST", "/franceconnect/sessions", json={"state": state, "code": code}
+        )
+        return str(session["access_token"])
+
     async def me(self, token: str) -> dict[str, Any]:
         return await self.json("identity", "GET", "/me", token)
 

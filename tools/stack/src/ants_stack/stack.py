@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -17,8 +18,12 @@ import httpx
 from ants_runtime.auth import ensure_keypair
 
 SERVICES = ("identity", "requests", "cert", "payment", "documents")
+# The demo OpenID Connect provider that stands in for FranceConnect (one process).
+IDENTITY_PROVIDER = "identity-provider"
 DEFAULT_PORTS = {"portal": 8000, "identity": 8001, "requests": 8002, "cert": 8003,
-                 "payment": 8004, "documents": 8005}
+                 "payment": 8004, "documents": 8005, IDENTITY_PROVIDER: 8009}
+MODULES = {IDENTITY_PROVIDER: "ants_identity_provider"}
+FRANCECONNECT_RETURN = "/connexion/franceconnect/retour"
 IDENTITY_DEMO_SEED = "identity_service/demo_accounts.json"
 
 
@@ -57,6 +62,8 @@ class StackConfig:
     replicas: int = 1  # processes of every backend service (PostgreSQL only beyond 1)
     # Ports of replicas 1.. (default: the service's port + 100 * k)
     replica_ports: dict[str, list[int]] = field(default_factory=dict)
+    # Shared by identity and the demo provider; new at each start.
+    provider_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @classmethod
     def ephemeral(
@@ -115,7 +122,7 @@ class Stack:
 
     @property
     def services(self) -> list[str]:
-        names = list(SERVICES)
+        names = [IDENTITY_PROVIDER, *SERVICES]
         if self.config.with_portal and module_available("portal_service.__main__"):
             names.append("portal")
         return names
@@ -192,7 +199,18 @@ class Stack:
             # Two malloc arenas: worker threads would otherwise each keep freed scrypt buffers.
             "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         }
+        portal_return = f"{c.url('portal')}{FRANCECONNECT_RETURN}"
+        if name == IDENTITY_PROVIDER:
+            env |= {
+                "IDP_HOST": "127.0.0.1", "IDP_PORT": str(c.ports[IDENTITY_PROVIDER]),
+                "IDP_CLIENT_SECRET": c.provider_client_secret, "IDP_REDIRECT_URIS": portal_return,
+            }
         if name == "identity":
+            env |= {
+                "IDENTITY_OIDC_ISSUER": c.url(IDENTITY_PROVIDER),
+                "IDENTITY_OIDC_CLIENT_SECRET": c.provider_client_secret,
+                "IDENTITY_OIDC_REDIRECT_URI": portal_return,
+            }
             env["AUTH_PRIVATE_KEY_FILE"] = str(keys / "token-private.pem")
             if c.demo_data and not replica:  # one replica seeds the demo accounts
                 env["IDENTITY_SEED_FILE"] = str(demo_seed_file())
@@ -209,7 +227,7 @@ class Stack:
     def start_service(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"{name.partition('.')[0]}_service"],
+            [sys.executable, "-m", module_of(name.partition(".")[0])],
             env=self.service_env(name), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -269,6 +287,10 @@ class Stack:
             self.broker = None
         if self.config.postgres_prefix:
             drop_databases(self.config.postgres_prefix)
+
+
+def module_of(service: str) -> str:
+    return MODULES.get(service, f"{service}_service")
 
 
 def terminate(process: subprocess.Popen[bytes], grace: float = 8.0) -> None:
