@@ -39,6 +39,7 @@ class ApiError(Exception):
     status: int
     message: str
     errors: list[tuple[str | None, str]] = field(default_factory=list)
+    retry_after: str | None = None  # the service's Retry-After (429, 503), passed on
 
     def __str__(self) -> str:
         return self.message
@@ -57,7 +58,10 @@ class ApiError(Exception):
             for item in body.get("errors") or []
             if isinstance(item, dict)
         ]
-        return cls(response.status_code, message, errors or [(None, message)])
+        return cls(
+            response.status_code, message, errors or [(None, message)],
+            response.headers.get("retry-after"),
+        )
 
 
 @dataclass(frozen=True)

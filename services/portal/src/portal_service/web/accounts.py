@@ -87,11 +87,14 @@ class AccountsController(Controller):
             token = await services.login(email, str(data.get("password", "")), client_of(request))
             user = sign_in(request, token, await services.me(token))
         except ApiError as error:
-            return render(
+            page = render(
                 request, "accounts/login.html", status=error.status if error.status < 500 else 400,
                 values={"email": email}, next=target,
                 errors=FormErrors.of(error, LOGIN_FIELDS),
             )
+            if error.status == 429 and error.retry_after:
+                page.headers["Retry-After"] = error.retry_after
+            return page
         return Redirect(safe_next(target, home_of(user)))
 
     @get("/connexion/franceconnect")
