@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from ants_identity_provider.enrolment import enrol_and_sign_in, person
+from ants_identity_provider.enrolment import enrol, person, sign_in
 from ants_stack.stack import IDENTITY_PROVIDER, StackConfig
 
 T = TypeVar("T")
@@ -78,13 +78,16 @@ class Api:
 
     def new_citizen(self, given_name: str, family_name: str) -> User:
         """A new person whose identity the demo provider vouches for (born on the day of the
-        demo person of that name), signed in through it over HTTP as a browser would."""
-        email = f"{given_name}.{family_name}.{uuid.uuid4().hex[:8]}@example.fr".lower()
-        token = enrol_and_sign_in(
-            self.http, self.config.url("identity"), self.config.url(IDENTITY_PROVIDER),
-            person(given_name, family_name, email),
+        demo person of that name): an account with a password (PASSWORD), linked to that
+        identity through the provider's flow over HTTP, as a browser would. Signing in again
+        with the password gives the verified identity too."""
+        user = self.self_registered(given_name, family_name)
+        subject = enrol(
+            self.http, self.config.url(IDENTITY_PROVIDER), person(given_name, family_name, user.email)
         )
-        return User(email, token)
+        linked = sign_in(self.http, self.config.url("identity"), subject, user.token)
+        assert linked.status_code == 200, linked.text
+        return User(user.email, linked.json()["access_token"])
 
     def self_registered(self, given_name: str, family_name: str) -> User:
         """An account created with an e-mail address and a password alone: its names are

@@ -110,3 +110,25 @@ def test_the_portal_refuses_a_return_it_did_not_send(stack: Stack) -> None:
         assert answer.status_code == 400
         assert "La connexion avec FranceConnect n'a pas abouti" in html.unescape(answer.text)
         assert victim.get(f"{portal}/mon-espace").status_code in (302, 303)
+
+
+def test_a_password_account_linked_to_its_verified_identity_keeps_its_password(
+    api: Api, stack: Stack
+) -> None:
+    """The owner signed in with the password proves the account is theirs, the provider
+    proves who they are: linked, the password gives the verified identity too. One person,
+    one account: another account cannot take the same person."""
+    marie = api.self_registered("Marie", "MARTIN")
+    provider, identity = stack.config.url(IDENTITY_PROVIDER), stack.config.url("identity")
+    namesake = person("Marie", "MARTIN", marie.email, "1991-07-30")
+    subject = api.http.post(f"{provider}/identities", json=namesake).json()["sub"]
+
+    linked = sign_in(api.http, identity, subject, marie.token)
+    again_with_password = api.login(marie.email)
+    someone_else = api.self_registered("Marie", "MARTIN")
+    taken = sign_in(api.http, identity, subject, someone_else.token)
+
+    assert linked.status_code == 200, linked.text
+    assert api.call("GET", "identity", "/me", again_with_password).json()["identity_verified"]
+    assert taken.status_code == 409
+    assert "déjà liée à un autre compte" in taken.json()["message"]

@@ -11,7 +11,12 @@ from ants_runtime.auth import TokenIssuer, ensure_keypair
 from ants_runtime.service import ServiceRuntime, serve
 from identity_service.adapters.mail import AccountMails, MailDrop, Outbox, SmtpRelay
 from identity_service.application import IdentityApplication
-from identity_service.domain.model import InvalidAccount, SignInRefused, WrongCredentials
+from identity_service.domain.model import (
+    IdentityAlreadyLinked,
+    InvalidAccount,
+    SignInRefused,
+    WrongCredentials,
+)
 from identity_service.domain.passwords import Passwords
 from identity_service.http.clients import TrustedProxies
 from identity_service.http.controllers import AccountsController, IdentityProviderController
@@ -19,7 +24,9 @@ from identity_service.integration.outbound import to_contract
 from identity_service.settings import Settings, get_settings
 from identity_service.storage import make_store_private
 
-DOMAIN_ERRORS = {InvalidAccount: 422, WrongCredentials: 401, SignInRefused: 401}
+DOMAIN_ERRORS = {
+    InvalidAccount: 422, WrongCredentials: 401, SignInRefused: 401, IdentityAlreadyLinked: 409,
+}
 
 
 def outbox_of(settings: Settings) -> Outbox:
@@ -42,6 +49,7 @@ def build_application(settings: Settings) -> IdentityApplication:
         mails=AccountMails(outbox_of(settings), settings.identity_mail_from),
         account_policy=account_policy,
         address_policy=address_policy,
+        registration_policy=settings.registration_policy(),
     )
 
 

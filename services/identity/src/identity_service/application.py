@@ -17,6 +17,7 @@ from identity_service.domain.model import (
     SIGN_IN_EXPIRED,
     Account,
     EmailIndex,
+    IdentityAlreadyLinked,
     SignIn,
     SignInRefused,
     SubjectIndex,
@@ -28,8 +29,10 @@ from identity_service.domain.passwords import Passwords
 from identity_service.domain.throttle import (
     ACCOUNT_POLICY,
     ADDRESS_POLICY,
+    REGISTRATION_POLICY,
     LoginThrottle,
     ThrottlePolicy,
+    TooManyRegistrations,
 )
 
 Clock = Callable[[], datetime]
@@ -53,18 +56,33 @@ class IdentityApplication(ServiceApplication):
         clock: Clock = utc_now,
         account_policy: ThrottlePolicy = ACCOUNT_POLICY,
         address_policy: ThrottlePolicy = ADDRESS_POLICY,
+        registration_policy: ThrottlePolicy = REGISTRATION_POLICY,
     ) -> None:
         super().__init__(env)
         self.passwords = passwords or Passwords()
         self.mails = mails or AccountMails()
         self.clock = clock
-        self.policies = {"account": account_policy, "address": address_policy}
+        self.policies = {
+            "account": account_policy, "address": address_policy,
+            "registration": registration_policy,
+        }
 
-    def register(self, email: str, password: str, given_name: str, family_name: str) -> None:
+    def register(
+        self, email: str, password: str, given_name: str, family_name: str,
+        client_address: str | None = None,
+    ) -> None:
         """Create a citizen account. The caller learns nothing of whether the address was
-        free: both ways take a password hash and send one mail, which tells the owner."""
+        free: both ways take a password hash and send one mail, which tells the owner.
+        Registrations are counted per client address: beyond a few an hour, each one waits
+        longer, then none is taken for a while (mails cannot be sent to anyone at will)."""
         email = normalise_email(email)
         check_account(email, password, given_name, family_name)
+        if client_address:
+            now = self.clock()
+            self._throttle("registration", client_address).check(
+                self.policies["registration"], now, TooManyRegistrations
+            )
+            self._record_failure({"registration": client_address}, now)
         password_hash = self.passwords.hash(password)
         if self.find_by_email(email) is None and self._create_account(
             email, password_hash, given_name.strip(), family_name.strip(), ["citizen"]
@@ -196,6 +214,29 @@ class IdentityApplication(ServiceApplication):
         except IntegrityError:
             return False
         return True
+
+    @retry_on_conflict()
+    def link_verified(self, account_id: UUID, claims: VerifiedClaims) -> Account:
+        """Link the person the provider vouched for to the account its owner is signed in to
+        (with a password): from then on either way of signing in gives the verified identity.
+        Refused when that person is already linked to another account."""
+        account: Account = self.repository.get(account_id)
+        index_id = SubjectIndex.create_id(claims.issuer, claims.subject)
+        try:
+            linked_to = self.repository.get(index_id).account_id
+        except AggregateNotFoundError:
+            linked_to = None
+        if linked_to is not None and linked_to != account.id:
+            raise IdentityAlreadyLinked
+        if account.verified_identity and (
+            account.verified_identity["issuer"], account.verified_identity["subject"]
+        ) != (claims.issuer, claims.subject):
+            raise IdentityAlreadyLinked
+        changed = account.verify_identity(claims.issuer, claims.subject, claims.identity())
+        indexes = [] if linked_to else [SubjectIndex(claims.issuer, claims.subject, account.id)]
+        if changed or indexes:
+            self.save(account, *indexes)
+        return account
 
     # --- failed logins ----------------------------------------------------------------------
 

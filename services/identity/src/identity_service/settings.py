@@ -6,7 +6,12 @@ from pathlib import Path
 
 from ants_runtime.settings import ServiceSettings
 from identity_service.adapters.openid import OpenIDProvider
-from identity_service.domain.throttle import ACCOUNT_POLICY, ADDRESS_POLICY, ThrottlePolicy
+from identity_service.domain.throttle import (
+    ACCOUNT_POLICY,
+    ADDRESS_POLICY,
+    REGISTRATION_POLICY,
+    ThrottlePolicy,
+)
 
 
 class Settings(ServiceSettings):
@@ -23,6 +28,10 @@ class Settings(ServiceSettings):
     identity_login_address_limit: int = ADDRESS_POLICY.limit
     identity_login_address_free: int = ADDRESS_POLICY.free
     identity_login_window_seconds: int = int(ACCOUNT_POLICY.window.total_seconds())
+    # Registrations per client address within the window: slowed after FREE, refused at LIMIT.
+    identity_registration_limit: int = REGISTRATION_POLICY.limit
+    identity_registration_free: int = REGISTRATION_POLICY.free
+    identity_registration_window_seconds: int = int(REGISTRATION_POLICY.window.total_seconds())
     # Scrypt holds 16 MiB per password being hashed: how many may run at once.
     identity_password_hash_concurrency: int = 2
     # Where account mails go: a mail server, or else .eml files under DATA_DIR/identity/mail.
@@ -60,6 +69,12 @@ class Settings(ServiceSettings):
             self.identity_oidc_issuer, self.identity_oidc_client_id,
             self.identity_oidc_client_secret, self.identity_oidc_redirect_uri,
             self.identity_oidc_scope, tuple(self.identity_oidc_acr_values.split()),
+        )
+
+    def registration_policy(self) -> ThrottlePolicy:
+        return ThrottlePolicy(
+            self.identity_registration_limit, self.identity_registration_free,
+            timedelta(seconds=self.identity_registration_window_seconds),
         )
 
     @property

@@ -145,11 +145,16 @@ class Services:
 
     # --- identity ------------------------------------------------------------------------
 
-    async def register(self, email: str, password: str, given_name: str, family_name: str) -> Any:
+    async def register(
+        self, email: str, password: str, given_name: str, family_name: str,
+        client: str | None = None,
+    ) -> Any:
+        """`client`: the person's address, counted by identity as for logins."""
+        headers = {"X-Forwarded-For": client} if client else {}
         return await self.json("identity", "POST", "/accounts", json={
             "email": email, "password": password,
             "given_name": given_name, "family_name": family_name,
-        })
+        }, headers=headers)
 
     async def login(self, email: str, password: str, client: str | None = None) -> str:
         """`client`: the person's address, so that identity counts failed logins per client

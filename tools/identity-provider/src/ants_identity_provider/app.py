@@ -50,7 +50,12 @@ def chooser(identities: list[Identity], action: str) -> str:
         for i in identities
     )
     return (f'<form method="post" action="{html.escape(action)}">{choices}'
-            '<button type="submit">Transmettre cette identité</button></form>')
+            '<button type="submit">Transmettre cette identité</button></form>'
+            '<h2>Une personne inscrite pour un essai</h2>'
+            f'<form method="post" action="{html.escape(action)}">'
+            '<label for="enrolled">Identifiant de la personne (réponse de POST /identities)</label>'
+            '<input id="enrolled" name="identity" required autocomplete="off">'
+            '<button type="submit">Transmettre l\'identité de cette personne</button></form>')
 
 
 @get("/.well-known/openid-configuration", sync_to_thread=False)

@@ -27,23 +27,36 @@ def _code_and_state(redirect: httpx.Response) -> dict[str, str]:
     return {"state": query["state"][0], "code": query["code"][0]}
 
 
-def sign_in(http: httpx.Client, identity_url: str, subject: str) -> httpx.Response:
-    """Identity's answer to the sign-in of the provider's person `subject` (200 and a token)."""
+def sign_in(
+    http: httpx.Client, identity_url: str, subject: str, token: str | None = None
+) -> httpx.Response:
+    """Identity's answer to the sign-in of the provider's person `subject` (200 and a token);
+    with the `token` of an account signed in with its password, links that account instead."""
     started = http.post(f"{identity_url}/franceconnect/authorizations")
     assert started.status_code == 201, started.text
     page = http.get(started.json()["authorization_url"])
     assert page.status_code == 200, page.text
     chosen = http.post(started.json()["authorization_url"], data={"identity": subject})
-    return http.post(f"{identity_url}/franceconnect/sessions", json=_code_and_state(chosen))
+    if token is None:
+        return http.post(f"{identity_url}/franceconnect/sessions", json=_code_and_state(chosen))
+    return http.post(
+        f"{identity_url}/franceconnect/links", json=_code_and_state(chosen),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def enrol(http: httpx.Client, provider_url: str, who: dict[str, str]) -> str:
+    """The new person's subject at the provider."""
+    enrolled = http.post(f"{provider_url}/identities", json=who)
+    assert enrolled.status_code == 201, enrolled.text
+    return str(enrolled.json()["sub"])
 
 
 def enrol_and_sign_in(
     http: httpx.Client, identity_url: str, provider_url: str, who: dict[str, str]
 ) -> str:
     """A new verified person's bearer token."""
-    enrolled = http.post(f"{provider_url}/identities", json=who)
-    assert enrolled.status_code == 201, enrolled.text
-    session = sign_in(http, identity_url, enrolled.json()["sub"])
+    session = sign_in(http, identity_url, enrol(http, provider_url, who))
     assert session.status_code == 200, session.text
     return str(session.json()["access_token"])
 

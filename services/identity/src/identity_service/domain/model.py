@@ -25,6 +25,16 @@ class SignInRefused(IdentityError):
     """A sign-in through the identity provider that cannot be completed (401)."""
 
 
+class IdentityAlreadyLinked(IdentityError):
+    """One person, one account (409)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Cette identité FranceConnect est déjà liée à un autre compte, ou ce compte à une "
+            "autre identité. Connectez-vous avec « S'identifier avec FranceConnect »."
+        )
+
+
 class WrongCredentials(IdentityError):
     def __init__(self) -> None:
         super().__init__("Adresse e-mail ou mot de passe incorrect.")

@@ -13,7 +13,12 @@ import structlog
 
 from ants_runtime.auth import Principal, TokenIssuer, verified_identity
 from ants_runtime.http import NON_BLANK, error_body, error_responses, rule
-from identity_service.adapters.openid import IdentityNotVerified, OpenIDProvider, ProviderUnavailable
+from identity_service.adapters.openid import (
+    IdentityNotVerified,
+    OpenIDProvider,
+    ProviderUnavailable,
+    VerifiedClaims,
+)
 from identity_service.application import IdentityApplication
 from identity_service.domain.model import EMAIL, MIN_PASSWORD_LENGTH, Account, SignInRefused
 from identity_service.domain.throttle import TooManyAttempts
@@ -103,14 +108,17 @@ class AccountsController(Controller):
     @post(
         "/accounts", status_code=HTTP_202_ACCEPTED, summary="Create a citizen account",
         description="The same answer whether or not the address already has an account: a "
-        "mail tells its owner which it was (created, or someone tried to register it again).",
-        responses=error_responses(400, 422),
+        "mail tells its owner which it was (created, or someone tried to register it again). "
+        "Registrations are counted per client address: beyond a few an hour, 429 with "
+        "Retry-After.",
+        responses=error_responses(400, 422, 429),
     )
     async def register(
-        self, data: NewAccount, identity: IdentityApplication
+        self, data: NewAccount, identity: IdentityApplication, client_address: str | None,
     ) -> RegistrationReceived:
         await asyncio.to_thread(
-            identity.register, data.email, data.password, data.given_name, data.family_name
+            identity.register, data.email, data.password, data.given_name, data.family_name,
+            client_address,
         )
         return RegistrationReceived(REGISTRATION_RECEIVED)
 
@@ -136,6 +144,20 @@ class AccountsController(Controller):
             principal.account_id, principal.email, principal.given_name, principal.family_name,
             sorted(principal.roles), principal.verified is not None,
         )
+
+
+async def verified_claims(
+    data: ProviderAnswer, identity: IdentityApplication, provider: OpenIDProvider | None
+) -> VerifiedClaims:
+    """What the provider vouches for, once this answer matches a sign-in identity started."""
+    if provider is None:
+        raise ProviderUnavailable("not configured")
+    sign_in = await asyncio.to_thread(identity.use_sign_in, data.state)
+    try:
+        return await provider.verified_claims(data.code, sign_in.nonce, sign_in.code_verifier)
+    except IdentityNotVerified as error:
+        log.warning("sign_in.not_verified", reason=str(error))
+        raise SignInRefused(IDENTITY_NOT_VERIFIED) from error
 
 
 class IdentityProviderController(Controller):
@@ -182,13 +204,25 @@ class IdentityProviderController(Controller):
         self, data: ProviderAnswer, identity: IdentityApplication,
         provider: OpenIDProvider | None, issuer: TokenIssuer,
     ) -> Session:
-        if provider is None:
-            raise ProviderUnavailable("not configured")
-        sign_in = await asyncio.to_thread(identity.use_sign_in, data.state)
-        try:
-            claims = await provider.verified_claims(data.code, sign_in.nonce, sign_in.code_verifier)
-        except IdentityNotVerified as error:
-            log.warning("sign_in.not_verified", reason=str(error))
-            raise SignInRefused(IDENTITY_NOT_VERIFIED) from error
+        claims = await verified_claims(data, identity, provider)
         account = await asyncio.to_thread(identity.sign_in_verified, claims)
+        return Session(access_token=issuer.issue(principal_of(account)), expires_in=issuer.ttl_seconds)
+
+    @post(
+        "/links", status_code=200, summary="Link the caller's account to their verified identity",
+        description="For an account signed in with its password: the same `state` and `code` "
+        "as for /sessions. From then on the account's tokens carry the verified identity, "
+        "however its owner signs in. One person, one account.",
+        responses=error_responses(400, 401, 409, 422, 503, why={
+            401: "Not signed in, or an answer of the provider that does not verify",
+            409: "This person is linked to another account, or the account to another person",
+            503: "The identity provider did not answer",
+        }),
+    )
+    async def link(
+        self, data: ProviderAnswer, principal: Principal, identity: IdentityApplication,
+        provider: OpenIDProvider | None, issuer: TokenIssuer,
+    ) -> Session:
+        claims = await verified_claims(data, identity, provider)
+        account = await asyncio.to_thread(identity.link_verified, principal.account_id, claims)
         return Session(access_token=issuer.issue(principal_of(account)), expires_in=issuer.ttl_seconds)

@@ -52,16 +52,20 @@ class AccountsController(Controller):
         values["password"] = str(data.get("password", ""))
         try:
             await services.register(
-                values["email"], values["password"], values["given_name"], values["family_name"]
+                values["email"], values["password"], values["given_name"], values["family_name"],
+                client_of(request),
             )
             token = await services.login(values["email"], values["password"], client_of(request))
             sign_in(request, token, await services.me(token))
         except ApiError as error:
             values["password"] = ""
-            return render(
+            page = render(
                 request, "accounts/new.html", status=error.status if error.status < 500 else 400,
                 values=values, errors=FormErrors.of(error, ACCOUNT_FIELDS),
             )
+            if error.status == 429 and error.retry_after:
+                page.headers["Retry-After"] = error.retry_after
+            return page
         return Redirect("/compte/bienvenue")
 
     @get("/compte/bienvenue")
