@@ -263,6 +263,13 @@ class RunningService:
     data_dir: Path
     keys: Keys
     sequences: TopicSequences = field(default_factory=TopicSequences)
+    pid: int = 0
+
+    def peak_memory_mb(self) -> float:
+        """The process's peak resident memory so far (VmHWM), in MB."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        kilobytes = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        return kilobytes / 1024
 
     def http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, timeout=30.0)
@@ -322,8 +329,8 @@ def documents_process(
             broker.bootstrap, data_dir, keys.public_key,
             {"PUBLIC_BASE_URL": base_url, "LOG_FORMAT": "json", **(extra_env or {})},
         )
-        with ServiceProcess("documents_service", env, root / "documents.log", port=port):
-            yield RunningService(base_url, broker.bootstrap, data_dir, keys)
+        with ServiceProcess("documents_service", env, root / "documents.log", port=port) as process:
+            yield RunningService(base_url, broker.bootstrap, data_dir, keys, pid=process.process.pid)
 
 
 @pytest.fixture(scope="module")

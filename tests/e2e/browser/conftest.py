@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, BrowserType, Playwright, sync_playwright
 
-from ants_stack.stack import Stack
+from ants_stack.stack import IDENTITY_PROVIDER, Stack
 from tests.e2e.browser.support import Screens
 
 CHROMIUM = "/usr/bin/chromium"
@@ -81,6 +81,12 @@ def portal(stack: Stack) -> str:
     if "portal" not in stack.processes:
         pytest.fail("the stack runs without the portal (config.with_portal, tests/e2e/conftest.py)")
     return stack.config.url("portal")
+
+
+@pytest.fixture()
+def identity_provider(stack: Stack) -> str:
+    """The demo OpenID Connect provider the portal's « S'identifier avec FranceConnect » uses."""
+    return stack.config.url(IDENTITY_PROVIDER)
 
 
 @pytest.fixture()

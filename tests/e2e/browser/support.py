@@ -12,8 +12,11 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
+
+from ants_identity_provider.enrolment import person
 
 PASSWORD = "demo-2026"
 # Luhn-valid and accepted by the simulated payment provider.
@@ -165,18 +168,21 @@ def police_declaration(path: Path, name: str, plate: str) -> Path:
 # --- citizens of the seeded test fleet -------------------------------------------------------
 
 
-def create_account(page: Page, portal: str, given_name: str, family_name: str) -> str:
-    """« Créer un compte » from the home page, then « Mon Espace »; returns the new address."""
-    page.goto(portal)
-    page.get_by_role("main").get_by_role("link", name="Créer un compte").click()
-    page.get_by_label("Prénom").fill(given_name)
-    page.get_by_label("Nom", exact=True).fill(family_name)
+def sign_in_verified(
+    page: Page, portal: str, identity_provider: str, given_name: str, family_name: str
+) -> str:
+    """A new person enrolled at the demo identity provider signs in on the portal with
+    « S'identifier avec FranceConnect » (only a verified identity may ask for a duplicate),
+    then « Mon Espace »; returns their address."""
     email = f"{given_name}.{family_name}.{uuid.uuid4().hex[:8]}@example.fr".lower()
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Créer mon compte").click()
-    expect(page.get_by_text("Votre compte est créé")).to_be_visible()
-    page.get_by_role("main").get_by_role("link", name="Mon Espace").click()
+    enrolled = httpx.post(
+        f"{identity_provider}/identities", json=person(given_name, family_name, email), timeout=30
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    page.goto(f"{portal}/connexion")
+    page.get_by_role("link", name="S'identifier avec FranceConnect").click()
+    page.get_by_label("Identifiant de la personne").fill(enrolled.json()["sub"])
+    page.get_by_role("button", name="Transmettre l'identité de cette personne").click()
     expect(page.get_by_role("heading", name="Mon Espace")).to_be_visible()
     return email
 

@@ -17,7 +17,7 @@ from tests.e2e.browser.conftest import ON_SQLITE_STACK
 from tests.e2e.browser.support import (
     Screens,
     blurry_photo,
-    create_account,
+    sign_in_verified,
     log_in,
     menu,
     police_declaration,
@@ -43,14 +43,15 @@ def open_review(page: Page, portal: str, plate: str) -> None:
 
 
 def test_an_agent_writes_to_the_citizen_who_reads_it_in_his_dossier(
-    portal: str, open_context: Callable[..., BrowserContext], screens: Screens, tmp_path: Path
+    portal: str, identity_provider: str, open_context: Callable[..., BrowserContext],
+    screens: Screens, tmp_path: Path,
 ) -> None:
     citizen = open_context(viewport={"width": 1024, "height": 800}).new_page()
     agent = open_context().new_page()
     plate = fleet_plate()
 
     # The fleet's holder opens an account and sends the police declaration of the theft.
-    create_account(citizen, portal, "Flotte", "ESSAI")
+    sign_in_verified(citizen, portal, identity_provider, "Flotte", "ESSAI")
     expect(menu(citizen)).to_contain_text("Flotte ESSAI")
     screens.shot(citizen, "demandeur-mon-espace")
     receipt = police_declaration(tmp_path / "recepisse.pdf", "Flotte ESSAI", plate)
@@ -108,13 +109,14 @@ def test_an_agent_writes_to_the_citizen_who_reads_it_in_his_dossier(
 
 
 def test_the_auditor_reads_a_pending_declaration_but_cannot_decide(
-    portal: str, open_context: Callable[..., BrowserContext], screens: Screens, tmp_path: Path
+    portal: str, identity_provider: str, open_context: Callable[..., BrowserContext],
+    screens: Screens, tmp_path: Path,
 ) -> None:
     citizen = open_context().new_page()
     auditor = open_context().new_page()
     plate = fleet_plate()
 
-    create_account(citizen, portal, "Flotte", "ESSAI")
+    sign_in_verified(citizen, portal, identity_provider, "Flotte", "ESSAI")
     photo = blurry_photo(tmp_path / "photo.png")
     send_theft_declaration(citizen, plate, photo, screens)
 

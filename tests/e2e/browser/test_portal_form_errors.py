@@ -76,6 +76,8 @@ def test_the_pages_can_be_used_with_the_keyboard_alone(
     expect(skip).to_be_focused()
     screens.shot(page, "lien-d-evitement")
     page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # the verified sign-in comes first, then the password form
+    expect(page.get_by_role("link", name="S'identifier avec FranceConnect")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_label("Adresse électronique")).to_be_focused()
     page.keyboard.type(owner.email)

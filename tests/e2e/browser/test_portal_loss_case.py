@@ -7,13 +7,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
+from ants_identity_provider.enrolment import person
 from tests.e2e.browser.conftest import ON_SQLITE_STACK
 from tests.e2e.browser.support import (
     CARD,
-    PASSWORD,
     Screens,
     download,
     fill_card,
@@ -34,26 +35,26 @@ def pdf_text(content: bytes, path: Path) -> str:
 
 
 def test_a_citizen_who_lost_the_card_gets_the_provisional_certificate_on_a_phone(
-    portal: str, open_context: Callable[..., BrowserContext], screens: Screens, tmp_path: Path
+    portal: str, identity_provider: str, open_context: Callable[..., BrowserContext],
+    screens: Screens, tmp_path: Path,
 ) -> None:
     page = open_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
     plate = fleet_plate()  # a vehicle of the seeded test fleet, held by "Flotte ESSAI"
 
     page.goto(portal)
     screens.shot(page, "accueil")
-    page.get_by_role("main").get_by_role("link", name="Créer un compte").click()
-    page.get_by_label("Prénom").fill("Flotte")
-    page.get_by_label("Nom", exact=True).fill("ESSAI")
-    email = f"flotte.essai.{uuid.uuid4().hex[:8]}@example.fr"
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    screens.shot(page, "creation-du-compte")
-    page.get_by_role("button", name="Créer mon compte").click()
+    # Signing in with « S'identifier avec FranceConnect » (the demo provider): only a
+    # verified identity may ask for a duplicate. The person was enrolled at the provider.
+    enrolled = httpx.post(f"{identity_provider}/identities", timeout=30, json=person(
+        "Flotte", "ESSAI", f"flotte.essai.{uuid.uuid4().hex[:8]}@example.fr",
+    ))
+    page.goto(f"{portal}/connexion")
+    screens.shot(page, "connexion")
+    page.get_by_role("link", name="S'identifier avec FranceConnect").click()
+    page.get_by_label("Identifiant de la personne").fill(enrolled.json()["sub"])
+    page.get_by_role("button", name="Transmettre l'identité de cette personne").click()
 
-    # 1. Once the account exists, the blue « Mon Espace » icon; 2. the name in the menu.
-    expect(page.get_by_text("Votre compte est créé")).to_be_visible()
-    screens.shot(page, "compte-cree")
-    page.get_by_role("main").get_by_role("link", name="Mon Espace").click()
+    # 1. « Mon Espace »; 2. the name in the menu.
     expect(page.get_by_role("heading", name="Mon Espace")).to_be_visible()
     expect(menu(page)).to_contain_text("Flotte ESSAI")
     screens.shot(page, "mon-espace")

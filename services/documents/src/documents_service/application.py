@@ -220,6 +220,17 @@ class DocumentsApplication(ServiceApplication):
             raise UnknownDocumentKind
         uploads.media_type_of(content, self.max_upload_bytes)
 
+    def knows(self, dossier_id: UUID) -> bool:
+        """Whether the news that the dossier was started has been received."""
+        try:
+            return self._get(dossier_id).is_started
+        except DossierNotFound:
+            return False
+
+    def check_may_upload(self, dossier_id: UUID, account_id: UUID) -> None:
+        """What can be known before the file is read: the dossier, its owner, not cancelled."""
+        self._get(dossier_id).check_may_upload(account_id)
+
     def awaits(self, dossier_id: UUID, kind: str) -> bool:
         """Whether the news that the dossier awaits this kind of document has been received."""
         try:
@@ -242,6 +253,7 @@ class DocumentsApplication(ServiceApplication):
         self, dossier_id: UUID, account_id: UUID, kind: str, content: bytes
     ) -> dict[str, Any]:
         media_type = uploads.media_type_of(content, self.max_upload_bytes)
+        content = uploads.reencoded(content, media_type)
         dossier = self._get(dossier_id)
         dossier.check_accepts(account_id, kind)
         document_id = uuid4()

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import time
 from uuid import UUID, uuid4
 
 import pytest
+from PIL import Image
 
 from ants_events import topics
 from ants_events.documents import DeclarationUploadedV1
 
 NOT_AWAITING = "Ce dossier n'attend pas de déclaration de vol."
 FIVE_MB = 5 * 1024 * 1024
+
+
+def same_picture(served: bytes, sent: bytes) -> bool:
+    with Image.open(io.BytesIO(served)) as a, Image.open(io.BytesIO(sent)) as b:
+        return (a.format, a.size) == (b.format, b.size)
 
 
 @pytest.fixture
@@ -156,7 +163,8 @@ async def test_theft_declaration_sent_rejected_sent_again_and_accepted(
                 f"/documents/{second_id}", headers=service.keys.token(account, *roles)
             )
             assert response.status_code == 200, roles
-            assert response.content == jpeg_bytes
+            assert same_picture(response.content, jpeg_bytes)  # re-encoded from its pixels
+            assert hashlib.sha256(response.content).hexdigest() == second.json()["sha256"]
             assert response.headers["content-type"] == "image/jpeg"
         other = await http.get(f"/documents/{second_id}", headers=service.keys.token(uuid4()))
         assert other.status_code == 403
@@ -187,6 +195,28 @@ async def test_no_declaration_is_taken_once_the_request_is_cancelled(
     )
     listed = await sqlite_service.documents_when(theft.dossier_id, theft.account_id, lambda _: True)
     assert listed == []  # nothing was stored
+
+
+async def test_strangers_uploads_are_refused_unread_and_memory_stays_bounded(
+    sqlite_service, theft, pdf_bytes
+) -> None:
+    """50 concurrent 5 MB uploads by someone who is not the dossier's owner: all refused
+    before their body is read, and the process stays small."""
+    await sqlite_service.publish(
+        theft.started(), theft.submitted(), theft.theft_declaration_requested()
+    )
+    await until_awaiting(sqlite_service, theft)
+    before = sqlite_service.peak_memory_mb()
+    big = pdf_bytes + b" " * (FIVE_MB - len(pdf_bytes) - 1)
+
+    answers = await asyncio.gather(*(
+        send(sqlite_service, theft, big, account_id=uuid4()) for _ in range(50)
+    ))
+
+    assert {a.status_code for a in answers} == {403}
+    assert sqlite_service.peak_memory_mb() < max(150, before + 30)
+    owner = await send(sqlite_service, theft, pdf_bytes)  # the dossier still takes the owner's
+    assert owner.status_code == 201, owner.text
 
 
 async def test_a_polyglot_is_refused_and_declarations_are_served_as_inert_files(

@@ -225,11 +225,33 @@ def test_real_pdf_png_and_jpeg_files_still_pass(pdf_bytes, png_bytes, jpeg_bytes
 
 
 def test_a_real_photo_is_stored_and_announced(documents, awaiting) -> None:
+    from PIL import Image
+
     content = photo(progressive=True)
     document = documents.app.upload_declaration(
         awaiting.dossier_id, awaiting.account_id, content)
     assert document["media_type"] == JPEG
-    assert (documents.files_dir / f"{document['document_id']}.jpg").read_bytes() == content
+    stored = (documents.files_dir / f"{document['document_id']}.jpg").read_bytes()
+    with Image.open(io.BytesIO(stored)) as image:
+        assert (image.format, image.size) == ("JPEG", (64, 48))
+
+
+def test_a_photo_is_stored_as_its_pixels_alone(documents, awaiting) -> None:
+    """Drawn anew: no camera metadata (a phone's GPS position), no second picture after it."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"  # Make
+    exif[0x8825] = {2: (48.0, 51.0, 24.0)}  # GPS latitude
+    content = photo(exif=exif.tobytes()) + photo()
+    document = documents.app.upload_declaration(
+        awaiting.dossier_id, awaiting.account_id, content)
+
+    stored = (documents.files_dir / f"{document['document_id']}.jpg").read_bytes()
+    with Image.open(io.BytesIO(stored)) as image:
+        assert not image.getexif()
+    assert stored.endswith(b"\xff\xd9") and stored.count(b"\xff\xd8\xff") == 1
+    assert len(stored) < len(content)
 
 
 def test_every_refusal_is_an_upload_refusal() -> None:

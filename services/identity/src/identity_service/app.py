@@ -12,15 +12,22 @@ from ants_runtime.sealed import Sealer
 from ants_runtime.service import ServiceRuntime, serve
 from identity_service.adapters.mail import AccountMails, MailDrop, Outbox, SmtpRelay
 from identity_service.application import IdentityApplication
-from identity_service.domain.model import InvalidAccount, WrongCredentials
+from identity_service.domain.model import (
+    IdentityAlreadyLinked,
+    InvalidAccount,
+    SignInRefused,
+    WrongCredentials,
+)
 from identity_service.domain.passwords import Passwords
 from identity_service.http.clients import TrustedProxies
-from identity_service.http.controllers import AccountsController
+from identity_service.http.controllers import AccountsController, IdentityProviderController
 from identity_service.integration.outbound import contracts_sealing_for
 from identity_service.settings import Settings, get_settings
 from identity_service.storage import make_store_private
 
-DOMAIN_ERRORS = {InvalidAccount: 422, WrongCredentials: 401}
+DOMAIN_ERRORS = {
+    InvalidAccount: 422, WrongCredentials: 401, SignInRefused: 401, IdentityAlreadyLinked: 409,
+}
 
 
 def outbox_of(settings: Settings) -> Outbox:
@@ -43,6 +50,7 @@ def build_application(settings: Settings) -> IdentityApplication:
         mails=AccountMails(outbox_of(settings), settings.identity_mail_from),
         account_policy=account_policy,
         address_policy=address_policy,
+        registration_policy=settings.registration_policy(),
     )
 
 
@@ -63,10 +71,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     issuer = TokenIssuer(settings.auth_private_key_file.read_bytes(), settings.token_ttl_seconds)
     proxies = TrustedProxies(settings.forwarded_allow_ips)
     runtime = ServiceRuntime(settings, identity, contracts_sealing_for(contact_sealer(settings)))
+    provider = settings.identity_provider()
     if settings.identity_seed_file:  # after the runtime: the ledger covers their public form
-        identity.seed(json.loads(settings.identity_seed_file.read_text()))
+        identity.seed(
+            json.loads(settings.identity_seed_file.read_text()),
+            provider.issuer if provider else None,
+        )
     return runtime.http_app(
-        [AccountsController],
+        [AccountsController, IdentityProviderController],
         title="Identity",
         description="Accounts, login and roles. Tokens are verified by the other services "
         "with the public key alone.",
@@ -75,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "identity": Provide(lambda: identity, sync_to_thread=False),
             "issuer": Provide(lambda: issuer, sync_to_thread=False),
             "client_address": Provide(proxies.client_address, sync_to_thread=False),
+            "provider": Provide(lambda: provider, sync_to_thread=False),
         },
     )
 

@@ -5,7 +5,13 @@ from functools import cache
 from pathlib import Path
 
 from ants_runtime.settings import ServiceSettings
-from identity_service.domain.throttle import ACCOUNT_POLICY, ADDRESS_POLICY, ThrottlePolicy
+from identity_service.adapters.openid import OpenIDProvider
+from identity_service.domain.throttle import (
+    ACCOUNT_POLICY,
+    ADDRESS_POLICY,
+    REGISTRATION_POLICY,
+    ThrottlePolicy,
+)
 
 
 class Settings(ServiceSettings):
@@ -22,6 +28,10 @@ class Settings(ServiceSettings):
     identity_login_address_limit: int = ADDRESS_POLICY.limit
     identity_login_address_free: int = ADDRESS_POLICY.free
     identity_login_window_seconds: int = int(ACCOUNT_POLICY.window.total_seconds())
+    # Registrations per client address within the window: slowed after FREE, refused at LIMIT.
+    identity_registration_limit: int = REGISTRATION_POLICY.limit
+    identity_registration_free: int = REGISTRATION_POLICY.free
+    identity_registration_window_seconds: int = int(REGISTRATION_POLICY.window.total_seconds())
     # Scrypt holds 16 MiB per password being hashed: how many may run at once.
     identity_password_hash_concurrency: int = 2
     # Where account mails go: a mail server, or else .eml files under DATA_DIR/identity/mail.
@@ -37,6 +47,15 @@ class Settings(ServiceSettings):
     # FORWARDED_ALLOW_IPS, also read by uvicorn: the proxies whose X-Forwarded-For names the
     # client. Logins are counted per client address; a proxy that names nobody is not counted.
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Signing in through an OpenID Connect provider run as FranceConnect (its issuer URL;
+    # none: only passwords). The redirect URI is the portal's return page, registered with
+    # the provider with this client.
+    identity_oidc_issuer: str | None = None
+    identity_oidc_client_id: str = "ants-identity"
+    identity_oidc_client_secret: str = "demo-client-secret"
+    identity_oidc_redirect_uri: str = "http://127.0.0.1:8000/connexion/franceconnect/retour"
+    identity_oidc_scope: str = "openid given_name family_name birthdate birthplace birthcountry email"
+    identity_oidc_acr_values: str = "eidas1"
 
     def login_policies(self) -> tuple[ThrottlePolicy, ThrottlePolicy]:
         """Per account, per client address."""
@@ -44,6 +63,21 @@ class Settings(ServiceSettings):
         return (
             ThrottlePolicy(self.identity_login_limit, self.identity_login_free, window),
             ThrottlePolicy(self.identity_login_address_limit, self.identity_login_address_free, window),
+        )
+
+    def identity_provider(self) -> OpenIDProvider | None:
+        if not self.identity_oidc_issuer:
+            return None
+        return OpenIDProvider(
+            self.identity_oidc_issuer, self.identity_oidc_client_id,
+            self.identity_oidc_client_secret, self.identity_oidc_redirect_uri,
+            self.identity_oidc_scope, tuple(self.identity_oidc_acr_values.split()),
+        )
+
+    def registration_policy(self) -> ThrottlePolicy:
+        return ThrottlePolicy(
+            self.identity_registration_limit, self.identity_registration_free,
+            timedelta(seconds=self.identity_registration_window_seconds),
         )
 
     @property

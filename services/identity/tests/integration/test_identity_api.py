@@ -124,6 +124,28 @@ async def test_an_account_stays_refused_after_a_restart_and_even_the_right_passw
         assert (await http.post("/sessions", json=credentials(other))).status_code == 200
 
 
+async def test_one_client_address_creating_account_after_account_is_refused(
+    identity_service, new_address
+) -> None:
+    """Each registration sends a mail: one client cannot make the service mail anyone at
+    will. Beyond the first few in an hour they are slowed, then refused."""
+    client = {"X-Forwarded-For": "203.0.113.42"}  # named by a trusted proxy (127.0.0.1)
+    async with identity_service.http() as http:
+        answers = [
+            await http.post("/accounts", json=account(new_address()), headers=client)
+            for _ in range(8)
+        ]
+        others = await http.post(
+            "/accounts", json=account(new_address()), headers={"X-Forwarded-For": "198.51.100.9"}
+        )
+    statuses = [a.status_code for a in answers]
+    assert statuses[:5] == [202] * 5
+    assert statuses[-1] == 429
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert "Trop de demandes de création de compte" in answers[-1].json()["message"]
+    assert others.status_code == 202
+
+
 async def test_one_client_address_guessing_many_accounts_is_refused(
     strict_service, new_address
 ) -> None:

@@ -60,7 +60,9 @@ class PaymentApplication(ServiceApplication):
     def withdraw_dossier(self, dossier_id: UUID) -> list[Payment]:
         """Inbound: the request was cancelled. Idempotent by dossier id: the dossier is
         withdrawn once, and a payment authorised but not recorded is voided once, then
-        released at the provider. A dossier never made payable is not known here."""
+        released at the provider; a payment already recorded (the cancellation raced the
+        citizen's « enregistrer ») is refunded once. A dossier never made payable is not
+        known here."""
         if dossier_id not in self.repository:
             return []
         dossier: PayableDossier = self.repository.get(dossier_id)
@@ -71,11 +73,15 @@ class PaymentApplication(ServiceApplication):
             voided = [payment] if payment is not None and payment.void() else []
             # Saved before the provider is told: if the citizen's « enregistrer » was saved
             # first, this save fails, the handler runs again, finds the dossier paid and
-            # voids nothing.
+            # refunds instead.
             self.save(dossier, *voided)
-        if payment is None or not payment.awaits_release:
-            return []
-        return [self._release(payment)]
+        elif payment is not None and payment.refund():
+            self.save(payment)
+        if payment is not None and payment.awaits_release:
+            return [self._release(payment)]
+        if payment is not None and payment.awaits_refund:
+            return [self._refund(payment)]
+        return []
 
     def _release(self, payment: Payment) -> Payment:
         """Ask the provider to void the authorisation. When it cannot now, the cancellation
@@ -87,6 +93,19 @@ class PaymentApplication(ServiceApplication):
         payment.record_release(payment.psp_reference)
         log.info(
             "payment.voided", dossier_id=str(payment.dossier_id), payment_id=str(payment.id),
+            psp_reference=payment.psp_reference,
+        )
+        return payment
+
+    def _refund(self, payment: Payment) -> Payment:
+        """Ask the provider to credit the card back; parked and retried while it cannot."""
+        try:
+            self.provider.refund(payment.psp_reference, payment.amount)
+        except ProviderUnavailable as unavailable:
+            raise NotReady(f"the provider could not refund {payment.psp_reference}") from unavailable
+        payment.record_refund(payment.psp_reference)
+        log.info(
+            "payment.refunded", dossier_id=str(payment.dossier_id), payment_id=str(payment.id),
             psp_reference=payment.psp_reference,
         )
         return payment

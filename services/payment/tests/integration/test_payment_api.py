@@ -152,6 +152,30 @@ async def test_a_cancelled_request_releases_the_amount_authorised_on_the_card_on
     assert of_dossier(await read_payment_topic(), dossier_id) == []  # nothing was paid
 
 
+async def test_a_payment_recorded_while_its_request_was_cancelled_is_refunded(
+    payment_service, new_citizen, publish, make_ready_event, poll
+) -> None:
+    marie = new_citizen()
+    dossier_id = uuid4()
+    await publish(make_ready_event(dossier_id, marie.account_id))
+    async with payment_service.client(marie) as http:
+        paid = await pay_when_ready(http, poll, body(dossier_id))
+        payment_id = paid.json()["payment_id"]
+        assert (await http.post(f"/payments/{payment_id}/record")).status_code == 200
+
+        await publish(RequestCancelledV1(
+            event_id=uuid4(), occurred_at=datetime.now(UTC), dossier_id=dossier_id,
+            reason="annulée par l'usager",
+        ))
+
+        async def refunded() -> bool:
+            return (await http.get(f"/payments/{payment_id}")).json()["status"] == "refunded"
+
+        await poll(refunded)
+    assert any("payment.refunded" in line and str(dossier_id) in line
+               for line in payment_service.log_text().splitlines())
+
+
 async def _published(read_payment_topic, dossier_id: UUID) -> list:
     return of_dossier(await read_payment_topic(), dossier_id)
 

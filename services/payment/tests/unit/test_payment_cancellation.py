@@ -1,9 +1,11 @@
-"""A cancelled request releases the amount authorised on the card, once, through the real
-inbound runtime (tracking, duplicates, parking) with the application in memory."""
+"""A cancelled request releases the amount authorised on the card, or refunds a payment
+recorded as it was being cancelled, once, through the real inbound runtime (tracking,
+duplicates, parking) with the application in memory."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from types import SimpleNamespace
 from uuid import UUID, uuid4
 
@@ -16,7 +18,7 @@ from ants_runtime.inbound import InboundEvents
 from ants_runtime.settings import ServiceSettings
 from payment_service.adapters.psp import ProviderUnavailable, SimulatedPaymentProvider
 from payment_service.application import PaymentApplication
-from payment_service.domain.model import Payment, PaymentVoided
+from payment_service.domain.model import Money, Payment, PaymentVoided
 from payment_service.integration import inbound
 from payment_service.integration.outbound import to_contract
 
@@ -28,12 +30,19 @@ LINES = [
 
 
 class CountingProvider(SimulatedPaymentProvider):
-    """The simulated provider, counting voids; `down` makes it unreachable."""
+    """The simulated provider, counting voids and refunds; `down` makes it unreachable."""
 
     def __init__(self) -> None:
         super().__init__()
         self.void_calls: list[str] = []
+        self.refund_calls: list[str] = []
         self.down = False
+
+    def refund(self, psp_reference: str, amount: Money) -> None:
+        if self.down:
+            raise ProviderUnavailable("timeout")
+        self.refund_calls.append(psp_reference)
+        super().refund(psp_reference, amount)
 
     def void(self, psp_reference: str) -> None:
         if self.down:
@@ -128,15 +137,44 @@ async def test_a_provider_that_cannot_void_now_is_asked_again_later(
     assert consumer.inbox.parked() == []
 
 
-async def test_a_recorded_payment_is_not_voided_by_a_late_cancellation(
+async def test_a_payment_recorded_as_the_request_was_cancelled_is_refunded_once(
+    app: PaymentApplication, provider: CountingProvider, consumer: InboundEvents
+) -> None:
+    """The citizen's « enregistrer » and the cancellation raced: requests kept the dossier
+    cancelled, so the money taken goes back to the card."""
+    account, payment = authorised(app)
+    app.record_payment(account, payment.id)
+    cancellation = cancelled(payment.dossier_id)
+
+    await consumer.handle_batch([record_of(cancellation)])
+    await consumer.handle_batch([record_of(cancellation)])  # delivered again
+    await consumer.handle_batch([record_of(cancelled(payment.dossier_id))])  # a second event
+
+    assert provider.void_calls == []
+    assert provider.refund_calls == [payment.psp_reference]
+    assert provider.refunded == {payment.psp_reference: Money(Decimal("13.76"), "EUR")}
+    assert app.get_payment(account, payment.id).status == "refunded"
+    assert stored_event_names(app, payment.id) == [
+        "Authorised", "Recorded", "Refunded", "RefundConfirmed",
+    ]
+
+
+async def test_a_provider_that_cannot_refund_now_is_asked_again_later(
     app: PaymentApplication, provider: CountingProvider, consumer: InboundEvents
 ) -> None:
     account, payment = authorised(app)
     app.record_payment(account, payment.id)
+    provider.down = True
     await consumer.handle_batch([record_of(cancelled(payment.dossier_id))])
-    assert provider.void_calls == []
-    assert app.get_payment(account, payment.id).status == "recorded"
-    assert app.get_dossier(account, payment.dossier_id).status == "paid"
+
+    assert app.get_payment(account, payment.id).status == "refunded"
+    assert provider.refund_calls == []
+    assert [p.subject for p in consumer.inbox.parked()] == [str(payment.dossier_id)]
+
+    provider.down = False
+    await consumer.retry_parked()
+    assert provider.refund_calls == [payment.psp_reference]
+    assert consumer.inbox.parked() == []
 
 
 async def test_a_cancelled_dossier_without_payment_is_only_withdrawn(

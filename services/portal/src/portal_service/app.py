@@ -54,6 +54,7 @@ log = structlog.get_logger(__name__)
 
 HERE = Path(__file__).parent
 SESSION_HOURS = 8
+SERVICE_RETRY_AFTER_SECONDS = 10
 # Room for the multipart framing around a file of the maximum size.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -108,14 +109,19 @@ def on_api_error(request: Request[Any, Any, Any], error: ApiError) -> Response[A
     """A refusal no page handled itself: a French page with the service's own words."""
     status = error.status if 400 <= error.status < 600 else 500
     title = TITLES.get(status, "Une erreur est survenue")
-    return _page(request, status, title, error.message)
+    response = _page(request, status, title, error.message)
+    if error.retry_after and status in (429, 503):
+        response.headers["Retry-After"] = error.retry_after
+    return response
 
 
 def on_service_unavailable(
     request: Request[Any, Any, Any], error: ServiceUnavailable
 ) -> Response[Any]:
     log.warning("page.service_unavailable", service=error.service, path=request.url.path)
-    return _page(request, 503, "Service momentanément indisponible", str(error))
+    response = _page(request, 503, "Service momentanément indisponible", str(error))
+    response.headers["Retry-After"] = str(SERVICE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def on_not_found(request: Request[Any, Any, Any], _: NotFoundException) -> Response[Any]:
@@ -147,8 +153,10 @@ def on_validation(request: Request[Any, Any, Any], _: ValidationException) -> Re
 
 def on_http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     title = TITLES.get(error.status_code, "Une erreur est survenue")
-    return _page(request, error.status_code, title,
-                 "Votre demande n'a pas pu aboutir. Revenez à la page précédente et recommencez.")
+    response = _page(request, error.status_code, title,
+                     "Votre demande n'a pas pu aboutir. Revenez à la page précédente et recommencez.")
+    response.headers.update(error.headers or {})  # Allow on a 405, Retry-After on a 503
+    return response
 
 
 def on_internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:

@@ -40,6 +40,7 @@ class ApiError(Exception):
     status: int
     message: str
     errors: list[tuple[str | None, str]] = field(default_factory=list)
+    retry_after: str | None = None  # the service's Retry-After (429, 503), passed on
 
     def __str__(self) -> str:
         return self.message
@@ -58,7 +59,10 @@ class ApiError(Exception):
             for item in body.get("errors") or []
             if isinstance(item, dict)
         ]
-        return cls(response.status_code, message, errors or [(None, message)])
+        return cls(
+            response.status_code, message, errors or [(None, message)],
+            response.headers.get("retry-after"),
+        )
 
 
 @dataclass(frozen=True)
@@ -151,11 +155,16 @@ class Services:
 
     # --- identity ------------------------------------------------------------------------
 
-    async def register(self, email: str, password: str, given_name: str, family_name: str) -> Any:
+    async def register(
+        self, email: str, password: str, given_name: str, family_name: str,
+        client: str | None = None,
+    ) -> Any:
+        """`client`: the person's address, counted by identity as for logins."""
+        headers = {"X-Forwarded-For": client} if client else {}
         return await self.json("identity", "POST", "/accounts", json={
             "email": email, "password": password,
             "given_name": given_name, "family_name": family_name,
-        })
+        }, headers=headers)
 
     async def login(self, email: str, password: str, client: str | None = None) -> str:
         """`client`: the person's address, so that identity counts failed logins per client
@@ -164,6 +173,17 @@ class Services:
         session = await self.json(
             "identity", "POST", "/sessions", json={"email": email, "password": password},
             headers=headers,
+        )
+        return str(session["access_token"])
+
+    async def franceconnect_start(self) -> dict[str, str]:
+        """Where to send the person to sign in with the identity provider, and the `state`
+        to recognise their return by."""
+        return dict(await self.json("identity", "POST", "/franceconnect/authorizations"))
+
+    async def franceconnect_finish(self, state: str, code: str) -> str:
+        session = await self.json(
+            "identity", "POST", "/franceconnect/sessions", json={"state": state, "code": code}
         )
         return str(session["access_token"])
 

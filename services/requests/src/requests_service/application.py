@@ -118,8 +118,10 @@ class RequestsApplication(ServiceApplication):
 
     def start(
         self, account_id: UUID, given_name: str, family_name: str,
-        reason: str, person: str, special_case: bool, plate: str,
+        reason: str, person: str, special_case: bool, plate: str, birthdate: str = "",
     ) -> Dossier:
+        """For a person whose identity an identity provider verified: their given names,
+        family name and birth date as it vouched for them are checked against the SIV."""
         check_choices(reason, person)  # input before state: the SIV and the holder next
         plate = normalise_plate(plate)
         vehicle = self.siv.find(plate)
@@ -129,7 +131,7 @@ class RequestsApplication(ServiceApplication):
                 "des véhicules (SIV). Vérifiez le numéro.",
                 field="plate",
             )
-        check_requester(vehicle, person, special_case, given_name, family_name)
+        check_requester(vehicle, person, special_case, given_name, family_name, birthdate)
         for attempt in range(MAX_ATTEMPTS):
             lock = self.vehicle_lock(plate)
             if lock.open_dossier_id is not None:
@@ -344,13 +346,14 @@ def check_holds(vehicle: VehicleRecord, given_name: str, family_name: str) -> No
 
 
 def check_requester(
-    vehicle: VehicleRecord, person: str, special_case: bool, given_name: str, family_name: str
+    vehicle: VehicleRecord, person: str, special_case: bool, given_name: str, family_name: str,
+    birthdate: str = "",
 ) -> None:
     """Who may ask. A mandataire or a buyer is not the holder in the SIV: the documents the
     CERT reviews (mandate, certificat de cession, identity documents) take the holder
     check's place."""
-    is_holder = vehicle.holder.is_named(given_name, family_name)
-    is_co_holder = any(p.is_named(given_name, family_name) for p in vehicle.co_holders)
+    is_holder = vehicle.holder.is_named(given_name, family_name, birthdate)
+    is_co_holder = any(p.is_named(given_name, family_name, birthdate) for p in vehicle.co_holders)
     if special_case:
         if is_holder or is_co_holder:
             raise InvalidRequest(

@@ -22,12 +22,32 @@ class InvalidToken(Exception):
 
 
 @dataclass(frozen=True)
+class VerifiedIdentity:
+    """Who an identity provider (FranceConnect) vouched the person is, as its claims said:
+    every given name, the family name, the birth date (YYYY-MM-DD) and the INSEE code of the
+    birthplace (empty when born abroad)."""
+
+    given_name: str
+    family_name: str
+    birthdate: str
+    birthplace: str = ""
+
+    def as_claims(self) -> dict[str, str]:
+        return {
+            "given_name": self.given_name, "family_name": self.family_name,
+            "birthdate": self.birthdate, "birthplace": self.birthplace,
+        }
+
+
+@dataclass(frozen=True)
 class Principal:
     account_id: UUID
     email: str
     given_name: str
     family_name: str
     roles: frozenset[str]
+    # None: the names are only what the person typed when registering (self-asserted).
+    verified: VerifiedIdentity | None = None
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -47,6 +67,7 @@ class TokenIssuer:
             "given_name": principal.given_name,
             "family_name": principal.family_name,
             "roles": sorted(principal.roles),
+            **({"verified_identity": principal.verified.as_claims()} if principal.verified else {}),
             "iat": now,
             "exp": now + self.ttl_seconds,
             "jti": str(uuid4()),
@@ -95,10 +116,20 @@ class TokenVerifier:
                 given_name=claims["given_name"],
                 family_name=claims["family_name"],
                 roles=frozenset(claims["roles"]),
+                verified=verified_identity(claims.get("verified_identity")),
             )
             return principal, float(claims["exp"])
-        except (jwt.PyJWTError, KeyError, ValueError) as error:
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
             raise InvalidToken(str(error)) from error
+
+
+def verified_identity(claims: object) -> VerifiedIdentity | None:
+    if not isinstance(claims, dict):
+        return None
+    return VerifiedIdentity(
+        str(claims["given_name"]), str(claims["family_name"]), str(claims["birthdate"]),
+        str(claims.get("birthplace", "")),
+    )
 
 
 def ensure_keypair(private_path: Path, public_path: Path) -> None:

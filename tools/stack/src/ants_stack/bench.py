@@ -24,11 +24,12 @@ from typing import Any
 
 import httpx
 
-from ants_stack.stack import DEFAULT_PORTS, SERVICES
+from ants_identity_provider.enrolment import enrol_and_sign_in_async, person
+from ants_stack.stack import DEFAULT_PORTS, IDENTITY_PROVIDER, SERVICES
 
 STEPS = ["start", "declare", "submit", "pay", "record", "completed", "total"]
 CARD = {"card_number": "4970100006000000", "expiry": "12/30", "cvv": "123"}
-PORTS = {name: port for name, port in DEFAULT_PORTS.items() if name in SERVICES}
+PORTS = {name: port for name, port in DEFAULT_PORTS.items() if name in SERVICES or name == IDENTITY_PROVIDER}
 BROKER_PORT = 9092
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -97,12 +98,14 @@ class Bench:
         return f"http://{self.host}:{random.choice(ports_of(service))}{path}"
 
     async def login(self, client: httpx.AsyncClient) -> dict[str, str]:
+        """A new holder of the test fleet, verified by the demo identity provider (only a
+        verified identity may start a request for a vehicle)."""
         email = f"flotte.essai.{uuid.uuid4().hex[:12]}@example.fr"
-        account = {"email": email, "password": "bench-2026", "given_name": "Flotte", "family_name": "ESSAI"}
-        (await client.post(self.url("identity", "/accounts"), json=account)).raise_for_status()
-        session = await client.post(self.url("identity", "/sessions"), json={"email": email, "password": "bench-2026"})
-        session.raise_for_status()
-        return {"Authorization": f"Bearer {session.json()['access_token']}"}
+        token = await enrol_and_sign_in_async(
+            client, self.url("identity", ""), self.url(IDENTITY_PROVIDER, ""),
+            person("Flotte", "ESSAI", email),
+        )
+        return {"Authorization": f"Bearer {token}"}
 
     async def timed(self, step: str, call: Any) -> httpx.Response:
         began = time.perf_counter()

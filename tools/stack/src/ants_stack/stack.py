@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,8 +20,12 @@ from ants_runtime.sealed import ensure_x25519_keypair
 from ants_runtime.signing import pin_producer_keys
 
 SERVICES = ("identity", "requests", "cert", "payment", "documents", "notifications")
+# The demo OpenID Connect provider that stands in for FranceConnect (one process).
+IDENTITY_PROVIDER = "identity-provider"
 DEFAULT_PORTS = {"portal": 8000, "identity": 8001, "requests": 8002, "cert": 8003,
-                 "payment": 8004, "documents": 8005, "notifications": 8006}
+                 "payment": 8004, "documents": 8005, "notifications": 8006, IDENTITY_PROVIDER: 8009}
+MODULES = {IDENTITY_PROVIDER: "ants_identity_provider"}
+FRANCECONNECT_RETURN = "/connexion/franceconnect/retour"
 # The local mail server (SMTP sink) of the embedded default.
 DEFAULT_MAIL_PORT = 8025
 IDENTITY_DEMO_SEED = "identity_service/demo_accounts.json"
@@ -62,6 +67,8 @@ class StackConfig:
     replicas: int = 1  # processes of every backend service (PostgreSQL only beyond 1)
     # Ports of replicas 1.. (default: the service's port + 100 * k)
     replica_ports: dict[str, list[int]] = field(default_factory=dict)
+    # Shared by identity and the demo provider; new at each start.
+    provider_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @classmethod
     def ephemeral(
@@ -122,7 +129,7 @@ class Stack:
 
     @property
     def services(self) -> list[str]:
-        names = list(SERVICES)
+        names = [IDENTITY_PROVIDER, *SERVICES]
         if self.config.with_portal and module_available("portal_service.__main__"):
             names.append("portal")
         return names
@@ -234,7 +241,18 @@ class Stack:
             # Two malloc arenas: worker threads would otherwise each keep freed scrypt buffers.
             "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         }
+        portal_return = f"{c.url('portal')}{FRANCECONNECT_RETURN}"
+        if name == IDENTITY_PROVIDER:
+            env |= {
+                "IDP_HOST": "127.0.0.1", "IDP_PORT": str(c.ports[IDENTITY_PROVIDER]),
+                "IDP_CLIENT_SECRET": c.provider_client_secret, "IDP_REDIRECT_URIS": portal_return,
+            }
         if name == "identity":
+            env |= {
+                "IDENTITY_OIDC_ISSUER": c.url(IDENTITY_PROVIDER),
+                "IDENTITY_OIDC_CLIENT_SECRET": c.provider_client_secret,
+                "IDENTITY_OIDC_REDIRECT_URI": portal_return,
+            }
             env["AUTH_PRIVATE_KEY_FILE"] = str(keys / "token-private.pem")
             env["IDENTITY_CONTACT_PUBLIC_KEY_FILE"] = str(keys / "contact-public.pem")
             if c.demo_data and not replica:  # one replica seeds the demo accounts
@@ -259,7 +277,7 @@ class Stack:
     def start_service(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"{name.partition('.')[0]}_service"],
+            [sys.executable, "-m", module_of(name.partition(".")[0])],
             env=self.service_env(name), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -320,6 +338,10 @@ class Stack:
             self.broker = None
         if self.config.postgres_prefix and not os.environ.get("ANTS_KEEP_DATABASES"):
             drop_databases(self.config.postgres_prefix)  # kept when asked, to look into a failure
+
+
+def module_of(service: str) -> str:
+    return MODULES.get(service, f"{service}_service")
 
 
 def terminate(process: subprocess.Popen[bytes], grace: float = 8.0) -> None:

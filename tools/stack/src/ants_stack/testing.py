@@ -31,7 +31,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ants_events import IntegrationEvent, to_record, topics
 from ants_events.signatures import RecordSigner, TrustedProducers
-from ants_runtime.auth import Principal, TokenIssuer, ensure_keypair
+from ants_identity_provider.identities import demo_birthdate
+from ants_runtime.auth import Principal, TokenIssuer, VerifiedIdentity, ensure_keypair
 from ants_runtime.signing import pin_producer_keys
 from ants_stack.stack import broker_binary, free_port, port_in_use, terminate
 
@@ -168,13 +169,21 @@ class Tokens:
 
     def mint(
         self, *roles: str, account_id: uuid.UUID | None = None, given_name: str = "Dominique",
-        family_name: str = "Test", email: str | None = None,
+        family_name: str = "Test", email: str | None = None, verified: bool = True,
     ) -> str:
-        """A signed token; the e-mail address defaults to one derived from the account id."""
+        """A signed token; the e-mail address defaults to one derived from the account id.
+
+        A citizen's identity is verified by default (as after signing in with FranceConnect),
+        with the birth date of the demo person of that name; `verified=False` for an account
+        whose names are only self-asserted."""
         account_id = account_id or uuid.uuid4()
+        identity = (
+            VerifiedIdentity(given_name, family_name, demo_birthdate(given_name, family_name))
+            if verified and "citizen" in roles else None
+        )
         return self.issuer.issue(Principal(
             account_id, email or f"{account_id.hex[:8]}@example.test", given_name, family_name,
-            frozenset(roles),
+            frozenset(roles), identity,
         ))
 
 

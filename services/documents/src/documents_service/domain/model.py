@@ -297,13 +297,16 @@ class DossierFile(Aggregate):
 
     # What this service produces.
 
-    def check_accepts(self, account_id: UUID, kind: str) -> None:
+    def check_may_upload(self, account_id: UUID) -> None:
         if not self.is_started:
             raise DossierNotFound
         if account_id != self.account_id:
             raise AccessDenied
         if self.cancelled:
             raise DossierCancelled
+
+    def check_accepts(self, account_id: UUID, kind: str) -> None:
+        self.check_may_upload(account_id)
         if kind not in self.awaited_kinds:
             raise NotAwaitingDeclaration(kind)
 

@@ -224,6 +224,27 @@ def check_jpeg(content: bytes) -> None:
     verify_image(content, "JPEG")
 
 
+def reencoded(content: bytes, media_type: str) -> bytes:
+    """An accepted image drawn anew from its pixels: whatever a checked file could still
+    carry besides them (metadata such as a phone's GPS position, chunks, bytes after the
+    end) is not kept. The picture is turned upright first, as its EXIF orientation said.
+    A PDF is returned as it is."""
+    from PIL import Image, ImageOps
+
+    if media_type not in (PNG, JPEG):
+        return content
+    with Image.open(io.BytesIO(content)) as original:
+        image = ImageOps.exif_transpose(original)
+        if media_type == JPEG and image.mode not in ("L", "RGB", "CMYK"):
+            image = image.convert("RGB")
+        out = io.BytesIO()
+        if media_type == JPEG:
+            image.save(out, format="JPEG", quality=90)
+        else:
+            image.save(out, format="PNG")
+    return out.getvalue()
+
+
 def verify_image(content: bytes, expected: str) -> None:
     """Pillow must recognise the format, check its structure and decode every pixel."""
     from PIL import Image

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import Body
 from msgspec import Struct
 
 from ants_runtime.auth import Principal
@@ -25,7 +31,8 @@ from documents_service.domain.model import (
     CertificateNotFound,
     Reader,
 )
-from documents_service.domain.uploads import FileTooLarge, NoFile
+from documents_service.domain.uploads import FileTooLarge
+from documents_service.http.streamed_upload import streamed_upload
 from documents_service.http import pages
 
 
@@ -96,6 +103,21 @@ WHY = {
 }
 
 
+@dataclass
+class UploadOperation(Operation):
+    """The upload's body, read as a stream by the handler, documented as the form it is."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(required=True, content={
+            "multipart/form-data": OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.OBJECT, required=["file"], properties={
+                    "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                    "kind": Schema(type=OpenAPIType.STRING, enum=list(SUPPORTING_KINDS)),
+                },
+            )),
+        })
+
+
 class DossierDocumentsController(Controller):
     path = "/dossiers/{dossier_id:uuid}"
     tags = ["documents"]
@@ -120,21 +142,24 @@ class DossierDocumentsController(Controller):
         ) + " (`declaration_vol` when absent, as theft-case clients have always sent it). "
         "The dossier's `required_documents` (requests service) says which kinds it awaits.",
         responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503, why=WHY),
+        operation_class=UploadOperation,
     )
     async def upload_document(
         self,
+        request: Request[Any, Any, Any],
         dossier_id: UUID,
         principal: Principal,
         documents: DocumentsApplication,
         runtime: ServiceRuntime,
-        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> DeclarationReceived:
-        upload = data.get("file")
-        if not isinstance(upload, UploadFile):
-            raise NoFile
-        kind = str(data.get("kind") or THEFT_DECLARATION).strip()
-        content = await upload.read()
-        documents.check_document(kind, content)  # input before state
+        # Who sends it and whether the dossier takes documents, before a byte of the body:
+        # a stranger's or a cancelled dossier's upload is refused unread.
+        await runtime.wait_for_fact(dossier_id, lambda: documents.knows(dossier_id))
+        await asyncio.to_thread(documents.check_may_upload, dossier_id, principal.account_id)
+        async with streamed_upload(request, documents.max_upload_bytes) as upload:
+            kind = (upload.fields.get("kind") or THEFT_DECLARATION).strip()
+            content = upload.content()
+        documents.check_document(kind, content)  # input before the kind's state
         await runtime.wait_for_fact(dossier_id, lambda: documents.awaits(dossier_id, kind))
         document = await asyncio.to_thread(
             documents.upload_document, dossier_id, principal.account_id, kind, content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -18,6 +19,20 @@ class IdentityError(Exception):
 
 class InvalidAccount(IdentityError):
     pass
+
+
+class SignInRefused(IdentityError):
+    """A sign-in through the identity provider that cannot be completed (401)."""
+
+
+class IdentityAlreadyLinked(IdentityError):
+    """One person, one account (409)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Cette identité FranceConnect est déjà liée à un autre compte, ou ce compte à une "
+            "autre identité. Connectez-vous avec « S'identifier avec FranceConnect »."
+        )
 
 
 class WrongCredentials(IdentityError):
@@ -58,6 +73,20 @@ class Account(Aggregate):
         self.given_name = given_name
         self.family_name = family_name
         self.roles = roles
+        self.verified_identity: dict[str, str] | None = None
+
+    @event("IdentityVerified", topic="identity:Account.IdentityVerified")
+    def record_verified_identity(self, issuer: str, subject: str, claims: dict[str, str]) -> None:
+        """What the identity provider vouched for (given names, family name, birth date and
+        place); replaced when the provider says something else at a later sign-in."""
+        self.verified_identity = {"issuer": issuer, "subject": subject, **claims}
+
+    def verify_identity(self, issuer: str, subject: str, claims: dict[str, str]) -> bool:
+        """False when the same claims were already recorded."""
+        if self.verified_identity == {"issuer": issuer, "subject": subject, **claims}:
+            return False
+        self.record_verified_identity(issuer, subject, claims)
+        return True
 
 
 class EmailIndex(Aggregate):
@@ -78,3 +107,62 @@ class EmailIndex(Aggregate):
     @event("Indexed", topic="identity:EmailIndex.Indexed")
     def __init__(self, email: str, account_id: UUID) -> None:
         self.account_id = account_id
+
+
+class SubjectIndex(Aggregate):
+    """One per person an identity provider knows (issuer and subject): their account."""
+
+    TOPIC = "identity:SubjectIndex"
+
+    class Event(Aggregate.Event):
+        TOPIC = "identity:SubjectIndex.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "identity:SubjectIndex.Created"
+
+    @staticmethod
+    def create_id(issuer: str, subject: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"ants:identity:subject:{issuer}#{subject}")
+
+    @event("Indexed", topic="identity:SubjectIndex.Indexed")
+    def __init__(self, issuer: str, subject: str, account_id: UUID) -> None:
+        self.account_id = account_id
+
+
+class SignIn(Aggregate):
+    """One sign-in through the identity provider, from the redirection to the return: what
+    binds the answer to the request (`state`, `nonce`, the PKCE verifier). Used once."""
+
+    TOPIC = "identity:SignIn"
+
+    class Event(Aggregate.Event):
+        TOPIC = "identity:SignIn.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "identity:SignIn.Created"
+
+    @staticmethod
+    def create_id(state: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"ants:identity:sign-in:{state}")
+
+    @event("Started", topic="identity:SignIn.Started")
+    def __init__(self, state: str, nonce: str, code_verifier: str, redirect_uri: str) -> None:
+        self.nonce = nonce
+        self.code_verifier = code_verifier
+        self.redirect_uri = redirect_uri
+        self.used = False
+
+    @event("Used", topic="identity:SignIn.Used")
+    def _use(self) -> None:
+        self.used = True
+
+    def use(self, now: datetime, lifetime: timedelta) -> None:
+        if self.used or now - self.created_on > lifetime:
+            raise SignInRefused(SIGN_IN_EXPIRED)
+        self._use()
+
+
+SIGN_IN_EXPIRED = (
+    "Cette connexion avec FranceConnect a expiré ou a déjà servi : "
+    "cliquez de nouveau sur « S'identifier avec FranceConnect »."
+)

@@ -25,6 +25,15 @@ class TooManyAttempts(IdentityError):
         )
 
 
+class TooManyRegistrations(TooManyAttempts):
+    def __init__(self, wait: timedelta) -> None:
+        super().__init__(wait)
+        self.args = (
+            "Trop de demandes de création de compte depuis votre connexion. "
+            f"Réessayez dans {in_words(self.retry_after_seconds)}.",
+        )
+
+
 def in_words(seconds: int) -> str:
     if seconds < 60:
         return f"{seconds} seconde{'s' if seconds > 1 else ''}"
@@ -57,6 +66,8 @@ class ThrottlePolicy:
 # than an account.
 ACCOUNT_POLICY = ThrottlePolicy(limit=5, free=3)
 ADDRESS_POLICY = ThrottlePolicy(limit=50, free=20)
+# Registrations per client address (each one counts, whatever its outcome).
+REGISTRATION_POLICY = ThrottlePolicy(limit=10, free=5, window=timedelta(hours=1))
 
 
 class LoginThrottle(Aggregate):
@@ -81,10 +92,13 @@ class LoginThrottle(Aggregate):
     def __init__(self, id: UUID) -> None:  # noqa: A002 - the library's name for a given id
         self.failures: list[datetime] = []
 
-    def check(self, policy: ThrottlePolicy, now: datetime) -> None:
+    def check(
+        self, policy: ThrottlePolicy, now: datetime,
+        refusal: type[TooManyAttempts] = TooManyAttempts,
+    ) -> None:
         wait = policy.wait(self.failures, now)
         if wait > timedelta(0):
-            raise TooManyAttempts(wait)
+            raise refusal(wait)
 
     @event("Failed", topic="identity:LoginThrottle.Failed")
     def record_failure(self, at: datetime) -> None:

@@ -32,6 +32,13 @@ class PaymentProvider(Protocol):
         Raises ProviderUnavailable on a temporary failure.
         """
 
+    def refund(self, psp_reference: str, amount: Money) -> None:
+        """Credit back a captured payment (its request was cancelled). Idempotent per
+        reference: refunding a refunded reference succeeds without crediting twice.
+
+        Raises ProviderUnavailable on a temporary failure.
+        """
+
 
 # Documented test cards (any other Luhn-valid number is accepted, e.g. 4970 1000 0000 0000).
 DECLINED_TEST_CARDS = {
@@ -47,6 +54,7 @@ class SimulatedPaymentProvider:
         self._lock = threading.Lock()
         self.authorisations: dict[str, Money] = {}
         self.voided: set[str] = set()
+        self.refunded: dict[str, Money] = {}
 
     def authorise(self, amount: Money, card: Card) -> str:
         reason = DECLINED_TEST_CARDS.get(card.number)
@@ -60,3 +68,7 @@ class SimulatedPaymentProvider:
     def void(self, psp_reference: str) -> None:
         with self._lock:
             self.voided.add(psp_reference)
+
+    def refund(self, psp_reference: str, amount: Money) -> None:
+        with self._lock:
+            self.refunded.setdefault(psp_reference, amount)

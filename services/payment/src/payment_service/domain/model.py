@@ -19,6 +19,7 @@ PAYABLE, AUTHORISED, PAID = "payable", "authorised", "paid"
 WITHDRAWN = "withdrawn"
 RECORDED = "recorded"
 VOIDED = "voided"
+REFUNDED = "refunded"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
@@ -232,6 +233,10 @@ class Payment(Aggregate):
     def is_recorded(self) -> bool:
         return self.status == RECORDED
 
+    @property
+    def amount(self) -> Money:
+        return Money(Decimal(self.total), self.currency)
+
     def check_owner(self, account_id: UUID) -> None:
         if account_id != self.account_id:
             raise NotYourPayment()
@@ -266,6 +271,30 @@ class Payment(Aggregate):
     def record_release(self, psp_reference: str) -> None:
         """The provider voided the authorisation: nothing is held on the card any more."""
         self.released = True
+
+    def refund(self) -> bool:
+        """The request was cancelled although this payment was recorded (the cancellation
+        raced the citizen's « enregistrer »): the amount goes back to the card. Idempotent:
+        False when nothing changes (not recorded, or refunded already)."""
+        if self.status != RECORDED:
+            return False
+        self._refunded(self.psp_reference)
+        return True
+
+    @event("Refunded", topic="payment:Payment.Refunded")
+    def _refunded(self, psp_reference: str) -> None:
+        self.status = REFUNDED
+        self.refund_confirmed = False
+
+    @property
+    def awaits_refund(self) -> bool:
+        """Refunded here, and the provider not yet told to credit the card."""
+        return self.status == REFUNDED and not self.refund_confirmed
+
+    @event("RefundConfirmed", topic="payment:Payment.RefundConfirmed")
+    def record_refund(self, psp_reference: str) -> None:
+        """The provider credited the card back."""
+        self.refund_confirmed = True
 
     def _receipt(self) -> dict[str, Any]:
         return {

@@ -52,7 +52,9 @@ class AmountView(Struct):
 class PaymentView(Struct):
     payment_id: UUID
     dossier_id: UUID
-    status: str  # "authorised", then "recorded", or "voided" when the request was cancelled
+    # "authorised", then "recorded"; "voided" when the request was cancelled before the
+    # payment was recorded, "refunded" when the cancellation came after it
+    status: str
     amount: AmountView
     card_last4: str
     psp_reference: str

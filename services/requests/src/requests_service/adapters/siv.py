@@ -27,9 +27,19 @@ class Person:
     given_name: str
     family_name: str
     address: str = ""
+    birthdate: str = ""  # YYYY-MM-DD when the registry has it
 
-    def is_named(self, given_name: str, family_name: str) -> bool:
-        return person_key(self.given_name, self.family_name) == person_key(given_name, family_name)
+    def is_named(self, given_name: str, family_name: str, birthdate: str = "") -> bool:
+        """Whether this is the person an identity provider described: the same family name,
+        the registry's given name(s) being all of theirs or the first, and the same birth
+        date when both are known."""
+        mine, theirs = person_key(self.given_name, self.family_name), person_key(given_name, family_name)
+        if mine[1] != theirs[1]:
+            return False
+        first_given_name = theirs[0].split(" ")[0]
+        if mine[0] not in (theirs[0], first_given_name):
+            return False
+        return not (self.birthdate and birthdate) or self.birthdate == birthdate
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,9 @@ def _suffix(block: int) -> str:
 
 
 def _person(raw: dict[str, Any]) -> Person:
-    return Person(raw["given_name"], raw["family_name"], raw.get("address", ""))
+    return Person(
+        raw["given_name"], raw["family_name"], raw.get("address", ""), raw.get("birthdate", "")
+    )
 
 
 def _record(raw: dict[str, Any]) -> VehicleRecord:

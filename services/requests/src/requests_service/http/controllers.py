@@ -11,7 +11,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.params import Parameter
 from msgspec import Struct
 
-from ants_runtime.auth import Principal
+from ants_runtime.auth import Principal, VerifiedIdentity
 from ants_runtime.http import NON_BLANK, Forbidden, error_responses, require_role, rule
 from ants_runtime.projection import Projector
 from ants_runtime.service import ServiceRuntime
@@ -56,6 +56,21 @@ WHY = {
 }
 
 
+IDENTITY_NOT_VERIFIED = (
+    "Pour demander un duplicata, votre identité doit être vérifiée : un compte créé avec une "
+    "adresse e-mail et un mot de passe permet de suivre vos demandes, pas d'en commencer une "
+    "pour un véhicule. Déconnectez-vous puis cliquez sur « S'identifier avec FranceConnect »."
+)
+
+
+def require_verified_identity(principal: Principal) -> VerifiedIdentity:
+    """Only a person an identity provider vouched for may claim a vehicle by name: the names
+    someone typed when registering prove nothing."""
+    if principal.verified is None:
+        raise Forbidden(IDENTITY_NOT_VERIFIED)
+    return principal.verified
+
+
 def check_owner(dossier: Dossier, principal: Principal) -> None:
     if dossier.account_id != principal.account_id:
         raise NotYourDossier
@@ -73,7 +88,8 @@ class DossiersController(Controller):
     @post(
         "/", summary="Start a duplicate request",
         responses=error_responses(400, 401, 403, 409, 422, 503, why={
-            403: "Not a citizen, or not the holder or co-holder of the vehicle in the SIV",
+            403: "Not a citizen, an identity not verified by an identity provider "
+            "(FranceConnect), or not the holder or co-holder of the vehicle in the SIV",
             409: "A request is already in progress for this vehicle",
             503: "Too many concurrent requests for the vehicle: retry",
         }),
@@ -82,9 +98,10 @@ class DossiersController(Controller):
         self, data: NewDossier, principal: Principal, requests: RequestsApplication
     ) -> dict[str, Any]:
         require_role(principal, "citizen")
+        verified = require_verified_identity(principal)
         dossier = await asyncio.to_thread(
-            requests.start, principal.account_id, principal.given_name, principal.family_name,
-            data.reason, data.person, data.special_case, data.plate,
+            requests.start, principal.account_id, verified.given_name, verified.family_name,
+            data.reason, data.person, data.special_case, data.plate, verified.birthdate,
         )
         return dossier_view(dossier, requests)
 

@@ -1,0 +1,1 @@
+"""A demo OpenID Connect provider."""
