@@ -51,6 +51,8 @@ def create_app(
         provider=provider or PROVIDERS[settings.payment_provider](),
     )
     runtime = ServiceRuntime(settings, payment, to_contract)
+    # An authorisation tells a replay (200) from a key reused for another card (422) itself.
+    runtime.own_idempotency.add("/payments")
     inbound.subscribe(runtime.inbound, payment)
     return runtime.http_app(
         [PaymentsController, FeesController],

@@ -102,10 +102,18 @@ class IdempotentRequests:
             )
 
 
-def idempotency_middleware(requests: IdempotentRequests, wait_seconds: float = 15.0) -> Any:
+def idempotency_middleware(
+    requests: IdempotentRequests, own: set[str], wait_seconds: float = 15.0
+) -> Any:
+    """`own`: paths whose handlers treat the key themselves (the payment's authorisation
+    tells a replay from a key reused for another card)."""
+
     def wrap(app: Any) -> Any:
         async def middleware(scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS:
+            if (
+                scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS
+                or scope["path"] in own
+            ):
                 await app(scope, receive, send)
                 return
             headers = dict(scope.get("headers") or [])

@@ -100,6 +100,7 @@ class ServiceRuntime:
         self.changes = Changes()
         datastore = getattr(app.recorder, "datastore", None)
         self.idempotent = IdempotentRequests(datastore) if datastore is not None else None
+        self.own_idempotency: set[str] = set()  # paths that treat Idempotency-Key themselves
         self.components: list[Any] = []
         app.on_recorded(lambda _last, changed: self.changes.changed(changed))
         if self.coordinator.replicated:
@@ -332,7 +333,8 @@ class ServiceRuntime:
             middleware=[
                 *self.observability.middleware(), correlation_middleware,
                 self.published_middleware,
-                *([idempotency_middleware(self.idempotent)] if self.idempotent else []),
+                *([idempotency_middleware(self.idempotent, self.own_idempotency)]
+                  if self.idempotent else []),
                 *kwargs.pop("middleware", []),
             ],
             **kwargs,
