@@ -150,16 +150,14 @@ class Killer(threading.Thread):
             self.error = error
 
 
-def loss_case(api: SpreadApi, number: int) -> tuple[User, str]:
-    owner = api.new_citizen("Flotte", "ESSAI")
+def loss_case(api: SpreadApi, owner: User, number: int) -> tuple[User, str]:
     plate = f"ZZ-{number + 1:03d}-AD"  # a block of the test fleet no other test uses
     dossier_id = start(api, owner, plate, "perte")
     pay(api, owner, dossier_id)
     return owner, dossier_id
 
 
-def theft_case(api: SpreadApi, agent: User, number: int) -> tuple[User, str]:
-    owner = api.new_citizen("Flotte", "ESSAI")
+def theft_case(api: SpreadApi, agent: User, owner: User, number: int) -> tuple[User, str]:
     plate = f"ZZ-{number + 1:03d}-AE"
     dossier_id = start(api, owner, plate, "vol")
     api.wait_status(owner, dossier_id, "awaiting_declaration", timeout=120)
@@ -207,11 +205,15 @@ def test_every_dossier_completes_once_while_replicas_are_killed(replicated: Stac
     killer = Killer(stack)
     with SpreadApi(stack.config) as api:
         agent = api.login("agent.cert@example.fr")
+        # The citizens sign up first (their identity is vouched for by the provider, one
+        # process outside the test): what is under test is the procedure.
+        with ThreadPoolExecutor(4) as pool:
+            owners = list(pool.map(lambda _: api.new_citizen("Flotte", "ESSAI"), range(LOSS_CASES + THEFT_CASES)))
         killer.start()
         try:
             with ThreadPoolExecutor(6) as pool:
-                cases = [pool.submit(loss_case, api, n) for n in range(LOSS_CASES)]
-                cases += [pool.submit(theft_case, api, agent, n) for n in range(THEFT_CASES)]
+                cases = [pool.submit(loss_case, api, owners[n], n) for n in range(LOSS_CASES)]
+                cases += [pool.submit(theft_case, api, agent, owners[LOSS_CASES + n], n) for n in range(THEFT_CASES)]
                 dossiers = [case.result() for case in cases]
             for owner, dossier_id in dossiers:
                 api.wait_status(owner, dossier_id, "completed", timeout=180)

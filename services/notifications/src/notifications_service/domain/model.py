@@ -22,6 +22,16 @@ NOTICES = (
 class Recipient(Aggregate):
     """An account, and its e-mail address sealed for this service (never in clear here)."""
 
+    # Explicit topics, registered when the module is imported: a process reads events
+    # another replica (or an earlier run) stored before it ever made one itself.
+    TOPIC = "notifications:Recipient"
+
+    class Event(Aggregate.Event):
+        TOPIC = "notifications:Recipient.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "notifications:Recipient.Created"
+
     @staticmethod
     def create_id(account_id: UUID) -> UUID:
         return uuid5(NAMESPACE_URL, f"ants:notifications:recipient:{account_id}")
@@ -34,6 +44,16 @@ class Recipient(Aggregate):
 
 class DossierContact(Aggregate):
     """Which account a dossier belongs to, its number, and whether it waited for documents."""
+
+    # Explicit topics, registered when the module is imported: a process reads events
+    # another replica (or an earlier run) stored before it ever made one itself.
+    TOPIC = "notifications:DossierContact"
+
+    class Event(Aggregate.Event):
+        TOPIC = "notifications:DossierContact.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "notifications:DossierContact.Created"
 
     @staticmethod
     def create_id(dossier_id: UUID) -> UUID:
@@ -58,6 +78,16 @@ class DossierContact(Aggregate):
 class Mail(Aggregate):
     """One notice to one account about one dossier, queued by the event that caused it (its
     id derives from that event's id: a second delivery cannot queue it twice)."""
+
+    # Explicit topics, registered when the module is imported: a process reads events
+    # another replica (or an earlier run) stored before it ever made one itself.
+    TOPIC = "notifications:Mail"
+
+    class Event(Aggregate.Event):
+        TOPIC = "notifications:Mail.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "notifications:Mail.Created"
 
     QUEUED = "notifications:Mail.Queued"
     SENT = "notifications:Mail.Sent"

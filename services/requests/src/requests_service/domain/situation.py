@@ -26,6 +26,15 @@ def situation_number(year: int, issue_id: UUID) -> str:
 class SituationCertificate(Aggregate):
     """One CSA issued; its id derives from its number (the verification address)."""
 
+    # Explicit topics, registered at import: another replica reads what this one stored.
+    TOPIC = "requests:SituationCertificate"
+
+    class Event(Aggregate.Event):
+        TOPIC = "requests:SituationCertificate.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "requests:SituationCertificate.Created"
+
     @staticmethod
     def create_id(number: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"ants:requests:situation:{number}")
