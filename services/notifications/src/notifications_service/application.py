@@ -63,7 +63,7 @@ class NotificationsApplication(ServiceApplication):
             return []  # the citizen is paying right now: nothing to tell
         return self._queue(cause, dossier, "documents_accepted")
 
-    def notify(self, cause: str, dossier_id: UUID, notice: str, **values: Any) -> Aggregates:
+    def mail_about(self, cause: str, dossier_id: UUID, notice: str, **values: Any) -> Aggregates:
         return self._queue(cause, self._dossier(dossier_id), notice, **values)
 
     def _queue(self, cause: str, dossier: DossierContact, notice: str, **values: Any) -> Aggregates:

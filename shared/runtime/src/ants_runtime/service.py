@@ -207,6 +207,7 @@ class ServiceRuntime:
                 "stored_through": self.relay.recorded,
                 "events_processed": self.inbound.processed,
                 "recoveries": recoveries[-10:],
+                "delayed": [d for c in self.components if (d := getattr(c, "delayed", None))],
             },
             "replica": {
                 "id": self.coordinator.replica,

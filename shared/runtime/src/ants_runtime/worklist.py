@@ -43,7 +43,8 @@ class WorkList:
         self.max_wait = max_wait
         self.open: dict[uuid.UUID, None] = {}  # in the order they were opened
         self.position = 0
-        self.problem: str | None = None
+        self.problem: str | None = None  # readiness: always None, see `delayed`
+        self.delayed: str | None = None
         self.failures = 0
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -93,14 +94,17 @@ class WorkList:
                 done = await self.work(item)
             except Exception as error:  # noqa: BLE001 - e.g. the mail server is down
                 self.failures += 1
-                self.problem = f"{self.name}: {type(error).__name__}, retrying"
-                log.warning("worklist.retrying", worklist=self.name, error=type(error).__name__)
+                # Not a readiness problem: the process serves and keeps the items; what is
+                # outside it (a mail server down) delays them. Shown in /health details.
+                self.delayed = f"{self.name}: {type(error).__name__}, retrying"
+                log.warning("worklist.retrying", worklist=self.name, error=type(error).__name__,
+                            exc_info=self.failures % 20 == 1)  # the cause, now and then
                 raise NotDoneYet() from error
             if done:
                 self.open.pop(item, None)
             else:
                 pending = True
-        self.problem = None
+        self.delayed = None
         if pending:
             raise NotDoneYet()
 

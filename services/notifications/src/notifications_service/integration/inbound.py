@@ -26,29 +26,29 @@ def register(inbound: InboundEvents, app: NotificationsApplication) -> None:
         )
     inbound.on(  # v1: every decision was about a theft declaration
         cert.AttachmentRejectedV1,
-        lambda e: app.notify(cause(e), e.dossier_id, "document_rejected",
+        lambda e: app.mail_about(cause(e), e.dossier_id, "document_rejected",
                              kind=THEFT_DECLARATION, reason=e.reason),
     )
     inbound.on(
         cert.AttachmentRejectedV2,
-        lambda e: app.notify(cause(e), e.dossier_id, "document_rejected",
+        lambda e: app.mail_about(cause(e), e.dossier_id, "document_rejected",
                              kind=e.kind, reason=e.reason),
     )
     inbound.on(
         cert.AgentMessagePostedV1,
-        lambda e: app.notify(cause(e), e.dossier_id, "cert_message"),
+        lambda e: app.mail_about(cause(e), e.dossier_id, "cert_message"),
     )
     inbound.on(
         requests.RequestReadyForPaymentV1, lambda e: app.ready_for_payment(cause(e), e.dossier_id)
     )
     inbound.on(
         documents.CertificateIssuedV1,
-        lambda e: app.notify(cause(e), e.dossier_id, "provisional_certificate_ready",
+        lambda e: app.mail_about(cause(e), e.dossier_id, "provisional_certificate_ready",
                              certificate_number=e.certificate_number,
                              valid_until=e.valid_until.strftime("%d/%m/%Y")),
     )
     inbound.on(
         documents.CertificateDispatchedV1,
-        lambda e: app.notify(cause(e), e.dossier_id, "definitive_certificate_sent",
+        lambda e: app.mail_about(cause(e), e.dossier_id, "definitive_certificate_sent",
                              tracking_number=e.tracking_number),
     )
