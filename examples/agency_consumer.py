@@ -57,6 +57,8 @@ PROGRESS = {
     "CertificateIssued": "provisional certificate issued",
     "RequestCompleted": "completed",
     "RequestCancelled": "cancelled",
+    "CertificateProductionStarted": "completed, definitive certificate in production",
+    "CertificateDispatched": "completed, definitive certificate sent",
 }
 # The headers a checkpoint's record digest covers (docs/audit-bundle.md).
 COVERED_HEADERS = (

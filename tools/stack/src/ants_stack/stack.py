@@ -159,7 +159,11 @@ class Stack:
         pin_producer_keys(self.config.var_dir, SERVICES, keys / "producers")
         if self.config.postgres_prefix:
             create_databases(self.config.postgres_prefix)
-        ports = [("broker", self.config.broker_port), ("mail", self.config.mail_port)] + [
+        # The mail server outlives a restart of the services (stop_services leaves it).
+        mail_running = self.mail_sink is not None and self.mail_sink.poll() is None
+        ports = [("broker", self.config.broker_port)] + (
+            [] if mail_running else [("mail", self.config.mail_port)]
+        ) + [
             (name, int(self.instance_url(name).rsplit(":", 1)[1])) for name, _, _ in self.instances
         ]
         for name, port in ports:
@@ -168,7 +172,8 @@ class Stack:
                     f"port {port} ({name}) is already in use: is the system already running?"
                 )
         self.start_broker()
-        self.start_mail_sink()
+        if not mail_running:
+            self.start_mail_sink()
         for name, _, _ in self.instances:
             self.start_service(name)
         self.wait_healthy(timeout)
