@@ -45,6 +45,9 @@ ERROR_BODY = "#/components/schemas/ErrorBody"
 PUBLIC_ROUTES = {
     ("identity", "POST", "/accounts"), ("identity", "POST", "/sessions"),
     ("payment", "GET", "/fees"), ("documents", "GET", "/verification/{certificate_number}"),
+    ("requests", "GET", "/verification/situations/{number}"),
+    # Signing in with the identity provider starts without a token.
+    ("identity", "POST", "/franceconnect/authorizations"), ("identity", "POST", "/franceconnect/sessions"),
     # The signed checkpoints are public, as on their topic: anyone may hold a copy.
     *((service, "GET", "/ledger/checkpoint")
       for service in ("identity", "requests", "cert", "payment", "documents")),

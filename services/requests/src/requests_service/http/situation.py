@@ -25,7 +25,7 @@ class SituationController(Controller):
         description="Matched on the verified name of the account, as the CSA's own check "
         "does; by plate, at most `limit` of them (`more` says whether there are others). "
         "Each is a vehicle whose CSA the caller may obtain.",
-        responses=error_responses(401, 403, why={403: "Not a citizen"}),
+        responses=error_responses(400, 401, 403, 422, why={403: "Not a citizen"}),
     )
     async def held(
         self, principal: Principal, requests: RequestsApplication,
