@@ -271,9 +271,9 @@ class Stack:
             env["PORTAL_MAIL_DIR"] = str(self.mail_dir.resolve())
         if c.postgres_prefix:
             env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
-            if c.replicas > 1:  # 5 connections a process: 3 replicas of 5 services fit in 100
+            if c.replicas > 1:  # 4 connections a process: 3 replicas of 6 services fit in 100
                 env.setdefault("POSTGRES_POOL_SIZE", "1")
-                env.setdefault("POSTGRES_MAX_OVERFLOW", "2")
+                env.setdefault("POSTGRES_MAX_OVERFLOW", "1")
             env[f"{name.upper()}_POSTGRES_DBNAME"] = f"{c.postgres_prefix}_{name}"
             env["POSTGRES_DBNAME"] = f"{c.postgres_prefix}_{name}"
         env.update(c.extra_env)
