@@ -54,7 +54,7 @@ class SituationController(Controller):
         description="For the holder or a co-holder of the vehicle in the SIV: plate, VIN, "
         "make and model, first registration, holder, pledges (gages), objections "
         "(oppositions), thefts recorded, date and time of issue, and a QR code to check it.",
-        responses=error_responses(401, 403, 422, why={
+        responses=error_responses(400, 401, 403, 422, why={
             403: "Not a citizen, or neither the holder nor a co-holder of the vehicle",
             422: "No such vehicle in the SIV",
         }),
@@ -85,7 +85,7 @@ class SituationController(Controller):
         "/verification/situations/{number:str}",
         summary="Check a certificat de situation administrative by its number (the QR code)",
         description="Public: what the CSA said when it was issued, without personal data.",
-        responses=error_responses(404, why={404: "No CSA with this number"}),
+        responses=error_responses(400, 404, why={404: "No CSA with this number"}),
     )
     async def verify(
         self, number: Annotated[str, Parameter(max_length=40)], requests: RequestsApplication
