@@ -145,9 +145,25 @@ class ServiceLog:
     frontier: list[tuple[int, bytes]] = field(default_factory=list)  # (height, hash)
     record_digests: set[str] = field(default_factory=set)
 
-    def add(self, checkpoint: dict[str, Any]) -> None:
+    # Checkpoints whose leaves start past what was received (read before the ones that
+    # precede them, as after a broker that lost its topics and had them published again).
+    waiting: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, checkpoint: dict[str, Any]) -> int:
+        """How many checkpoints this one lets verify (0 while it waits for earlier leaves)."""
         if checkpoint["tree_size"] <= self.size:
-            return  # a checkpoint delivered again
+            return 0  # a checkpoint delivered again
+        if checkpoint["first_index"] > self.size:
+            self.waiting[checkpoint["first_index"]] = checkpoint
+            return 0
+        self._extend(checkpoint)
+        verified = 1
+        while (following := self.waiting.pop(self.size, None)) is not None:
+            self._extend(following)
+            verified += 1
+        return verified
+
+    def _extend(self, checkpoint: dict[str, Any]) -> None:
         if checkpoint["first_index"] != self.size:
             raise Untrusted(f"checkpoint leaves start at {checkpoint['first_index']}, "
                             f"{self.size} received so far")
@@ -223,8 +239,7 @@ class Agency:
     def checkpoint(self, data: dict[str, Any]) -> None:
         try:
             self.keys.verify_checkpoint(data)
-            self.logs[data["service"]].add(data)
-            self.counts["checkpoints"] += 1
+            self.counts["checkpoints"] += self.logs[data["service"]].add(data)
         except Untrusted as why:
             self.counts["refused checkpoints"] += 1
             print(f"REFUSED checkpoint: {why}", file=sys.stderr)
@@ -232,13 +247,15 @@ class Agency:
     def summary(self) -> str:
         covered_digests = set().union(*(log.record_digests for log in self.logs.values()))
         covered = sum(1 for d in self.digests.values() if d in covered_digests)
+        waiting = sum(len(log.waiting) for log in self.logs.values())
         lines = [f"{len(self.dossiers)} dossiers:"]
         for dossier, steps in sorted(self.dossiers.items(), key=lambda item: min(item[1])):
             lines.append(f"  {dossier}  {sorted(steps)[-1][1]}  ({len(steps)} events)")
         lines.append(
             f"{self.counts['events']} events verified, {self.counts['duplicates']} duplicates "
             f"dropped, {self.counts['refused']} records refused; {self.counts['checkpoints']} "
-            f"checkpoints verified ({self.counts['refused checkpoints']} refused), covering "
+            f"checkpoints verified ({self.counts['refused checkpoints']} refused, {waiting} "
+            f"waiting for earlier leaves), covering "
             f"{covered} of {len(self.digests)} service records"
         )
         return "\n".join(lines)

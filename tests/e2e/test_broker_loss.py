@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ants_stack.stack import Stack
 from tests.e2e.client import Api, eventually, fleet_plate, read_topic
 
@@ -17,6 +19,14 @@ def complete(api: Api, plate: str) -> tuple[object, str]:
     assert api.record(owner, payment.json()["payment_id"]).status_code == 200
     api.wait_status(owner, dossier_id, "completed", timeout=CATCH_UP)
     return owner, dossier_id
+
+
+def all_logs_start_at_zero(stack: Stack) -> bool:
+    first: dict[str, int] = {}
+    for record in read_topic(stack.config, "ants.checkpoints.v1"):
+        data = json.loads(record.value)
+        first.setdefault(data["service"], data["first_index"])
+    return set(first) >= {"requests", "payment", "documents"} and not any(first.values())
 
 
 def test_after_the_broker_lost_its_memory_new_dossiers_still_complete(api: Api, stack: Stack) -> None:
@@ -38,6 +48,9 @@ def test_after_the_broker_lost_its_memory_new_dossiers_still_complete(api: Api, 
     assert [r.ce_type.split(".")[3] for r in republished] == [
         "RequestStarted", "RequestSubmitted", "RequestReadyForPayment", "RequestCompleted"
     ]
+    # And every service's signed checkpoints, from its first leaf: an agency reading the
+    # checkpoint topic from its start can verify every service's log again.
+    eventually(lambda: all_logs_start_at_zero(stack), CATCH_UP)
 
     # Offsets started again at 0: a consumer resuming from "its last offset" would skip these.
     _, after_id = complete(api, fleet_plate())

@@ -171,8 +171,9 @@ class DocumentsApplication(ServiceApplication):
     # The definitive certificate, made by the printing office.
 
     async def produce_definitive(self, dossier_id: UUID, office: PrintingOffice) -> bool:
-        """Have the ordered certificate made and sent; record its tracking number. The
-        office is idempotent by order number: a retry after a crash gives the same letter."""
+        """Have the ordered certificate made and sent; record its tracking number once it
+        went out (False until then: the work list asks again). The office is idempotent by
+        order number: a retry after a crash gives the same letter."""
         dossier = await asyncio.to_thread(self._get, dossier_id)
         if dossier.definitive is None or dossier.definitive["status"] != "in_production":
             return True
@@ -183,6 +184,8 @@ class DocumentsApplication(ServiceApplication):
             mention=dossier.definitive["mention"],
             duplicate_date=dossier.definitive["duplicate_date"],
         ))
+        if sent is None:
+            return False
         await asyncio.to_thread(self._record_dispatch, dossier_id, sent.tracking_number)
         return True
 

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from documents_service.adapters.printing import SimulatedPrintingOffice
+from documents_service.adapters.printing import PrintOrder, SimulatedPrintingOffice
 from documents_service.domain.model import AccessDenied, Reader
 
 
@@ -67,3 +67,18 @@ def test_only_the_owner_reads_the_notice(documents, sample) -> None:
             documents.app.open_document(
                 UUID(notice["document_id"]), Reader(uuid4(), frozenset(roles))
             )
+
+
+def test_the_printing_office_makes_orders_side_by_side() -> None:
+    office = SimulatedPrintingOffice(seconds=0.3)
+    orders = [PrintOrder(f"DUP-{n}", f"AB-12{n}-CD", {}, "DUPLICATA", "2026-11-29") for n in range(50)]
+
+    async def hand_over() -> list[object]:
+        assert [await office.produce(o) for o in orders] == [None] * 50  # all being made
+        await asyncio.sleep(0.35)
+        return [await office.produce(o) for o in orders]
+
+    sent = asyncio.run(hand_over())
+    # Fifty orders are posted together 0.3 s after they came, not one after the other.
+    assert all(s is not None for s in sent) and len({s.tracking_number for s in sent}) == 50
+    assert office.printed == orders

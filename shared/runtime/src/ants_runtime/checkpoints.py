@@ -12,18 +12,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import time
 from collections.abc import Callable, AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives import serialization
 from litestar import get
 
-from ants_events import topics
 from ants_events.checkpoints import (
     CheckpointSignedV1,
     LeafEntry,
@@ -34,7 +32,7 @@ from ants_events.ledger import Checkpoint, key_id
 from ants_runtime.auth import Principal, ensure_keypair
 from ants_runtime.http import error_responses, require_role
 from ants_runtime.signing import producer_signer, public_key_file
-from ants_runtime.kafka import connection_options, fetch_ends
+from ants_runtime.kafka import connection_options
 from ants_runtime.ledger import LedgerTables, verify_store
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication
@@ -75,7 +73,6 @@ class LedgerSigner:
 class Checkpointer:
     """Signs the ledger's new size every `interval` seconds and publishes what it signed."""
 
-    check_broker_seconds = 15.0
     batch = 100  # checkpoints published per turn
 
     def __init__(self, app: ServiceApplication, settings: ServiceSettings) -> None:
@@ -90,8 +87,13 @@ class Checkpointer:
         self.problem: str | None = None
         self.producer: AIOKafkaProducer | None = None
         self.stopping = asyncio.Event()
-        self._last_broker_check = 0.0
+        self._republish = False
         self.leading: Callable[[], bool] = lambda: True
+
+    def republish(self) -> None:
+        """The relay found that the broker forgot its topics (the embedded broker restarted, a
+        topic was recreated): the checkpoint topic went with them."""
+        self._republish = True
 
     # --- signing (synchronous: called through a thread) --------------------------------------
 
@@ -178,7 +180,9 @@ class Checkpointer:
         signed = await asyncio.to_thread(self.sign_new)
         if signed:
             log.debug("ledger.checkpoint_signed", tree_size=signed[-1].tree_size)
-        await self._check_broker()
+        if self._republish:  # the broker forgot: every checkpoint again, from the first
+            self._republish = False
+            await asyncio.to_thread(self.ledger.mark_published, [], False)
         await self.publish_pending()
 
     async def publish_pending(self) -> None:
@@ -191,17 +195,6 @@ class Checkpointer:
                 headers=[(k, v.encode()) for k, v in headers.items()], partition=0,
             )
             await asyncio.to_thread(self.ledger.mark_published, [message.tree_size])
-
-    async def _check_broker(self) -> None:
-        """The embedded broker forgets its topics when it restarts: publish them all again."""
-        now = time.monotonic()
-        if now - self._last_broker_check < self.check_broker_seconds:
-            return
-        self._last_broker_check = now
-        tp = TopicPartition(topics.CHECKPOINTS, 0)
-        if (await fetch_ends(self.settings, {tp: 0}))[tp] == 0:
-            if await asyncio.to_thread(self.ledger.checkpoints):
-                await asyncio.to_thread(self.ledger.mark_published, [], False)
 
     # --- verification -------------------------------------------------------------------------
 
@@ -229,7 +222,10 @@ def install_ledger(runtime: Any, to_contract: Any) -> list[Any]:
     if app.ledger is None:
         return []  # an in-memory store (unit tests): nothing to sign
     checkpointer = Checkpointer(app, runtime.settings)
-    checkpointer.leading = lambda: runtime.relay.active  # one signer per store: the relay's
+    # One signer per store, the relay's, once it knows what the broker still holds: a new
+    # checkpoint never goes out before the older ones that a forgetful broker lost.
+    checkpointer.leading = lambda: runtime.relay.active and runtime.relay.settled
+    runtime.relay.forgotten_listeners.append(checkpointer.republish)
     runtime.also_run(checkpointer)
     runtime.checkpointer = checkpointer
 

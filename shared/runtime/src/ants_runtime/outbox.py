@@ -70,6 +70,10 @@ class OutboxRelay:
         self.app = app
         self.coordinator = coordinator or LocalCoordinator(settings.service_name)
         self.active = False  # this process holds the relay lock and publishes
+        # Set once the leader has checked, on taking the relay, that the broker still holds
+        # what the store says was published: what follows the relay may publish from then on.
+        self.settled = False
+        self.forgotten_listeners: list[Callable[[], None]] = []  # told when the broker forgot
         self.to_contract = to_contract
         self.settings = settings
         self._signer: RecordSigner | None = None
@@ -136,13 +140,14 @@ class OutboxRelay:
         while not self.stopping.is_set():
             try:
                 if not await self._lead():
-                    starting = True
+                    starting, self.settled = True, False
                     continue
                 if starting:
                     self.position = await asyncio.to_thread(self.positions.get, self.name)
                     if self.position and await self._topic_is_empty():
                         self._forgotten("the topic is empty although events were published to it")
                     starting = False
+                    self.settled = True
                 self.position = await self.publish_after(self.position)
                 await self._check_broker()
                 if self._reset:
@@ -328,6 +333,8 @@ class OutboxRelay:
         self._last_ids.clear()
         self.position = 0
         self._reset = True
+        for listener in self.forgotten_listeners:
+            listener()
         if self._loop is not None:
             self._loop.create_task(ensure_topics(self.settings))
 

@@ -2,8 +2,11 @@
 until it succeeds: mails to send, a certificate to have printed.
 
 The store is the queue. An event of one topic opens an item (its aggregate id), an event
-of another closes it; a WorkList follows the notification log to know what is open, works
-the items in the order they were opened, and backs off (tenacity) while the work fails.
+of another closes it; a WorkList follows the notification log to know what is open and works
+the items in the order they were opened. An item that fails, or cannot be done yet, is tried
+again after a delay of its own that doubles up to `max_wait`: one item that keeps failing
+never holds back the others, and a new item is worked as soon as it is stored. When several
+items fail in a row the round stops there (the mail server or the printing office is away).
 Only one replica works the list (the coordinator's lock): the others stand by.
 """
 
@@ -11,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential
 
 from ants_runtime.store import ServiceApplication
 
@@ -26,12 +29,11 @@ log = structlog.get_logger(__name__)
 Work = Callable[[uuid.UUID], Awaitable[bool]]
 
 
-class NotDoneYet(Exception):
-    """Some items could not be worked: try the list again after a while."""
-
-
 class WorkList:
     page = 500
+    first_wait = 0.5  # seconds before an item that failed is tried again, doubled each time
+    idle_wait = 5.0  # how often a replica on standby tries to take the list
+    failures_in_a_row = 3  # then the round stops: what the work needs is away
 
     def __init__(
         self, app: ServiceApplication, name: str, *, opened: str, closed: str, work: Work,
@@ -42,6 +44,8 @@ class WorkList:
         self.opened_topic = opened
         self.max_wait = max_wait
         self.open: dict[uuid.UUID, None] = {}  # in the order they were opened
+        self.retries: dict[uuid.UUID, tuple[int, float]] = {}  # item -> (tries, due at)
+        self.failing: set[uuid.UUID] = set()  # the items whose last try raised
         self.position = 0
         self.problem: str | None = None  # readiness: always None, see `delayed`
         self.delayed: str | None = None
@@ -73,40 +77,53 @@ class WorkList:
         assert self._wake is not None
         while True:
             self._wake.clear()
+            wait = self.idle_wait
             if self.coordinator.holds(self.name) or await self.coordinator.try_lock(self.name):
                 try:
-                    async for attempt in AsyncRetrying(
-                        wait=wait_exponential(multiplier=0.5, min=0.5, max=self.max_wait),
-                        retry=retry_if_exception_type(NotDoneYet), stop=stop_never,
-                    ):
-                        with attempt:
-                            await self.work_once()
+                    wait = await self.work_once()
                 except Exception:  # noqa: BLE001 - never let the loop die
                     log.exception("worklist.failed", worklist=self.name)
+            # Not wait_for: on Python 3.11 it swallows a cancellation that comes as the event
+            # is set, and the list would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 5.0)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
-    async def work_once(self) -> None:
+    async def work_once(self) -> float:
+        """Work every open item that is due; the seconds until the next one is."""
         await asyncio.to_thread(self.catch_up)
-        pending = False
+        in_a_row = 0
         for item in list(self.open):
+            tries, due = self.retries.get(item, (0, 0.0))
+            if due > time.monotonic():
+                continue
             try:
                 done = await self.work(item)
+                in_a_row = 0
+                self.failing.discard(item)
             except Exception as error:  # noqa: BLE001 - e.g. the mail server is down
+                done = False
+                self.failing.add(item)
                 self.failures += 1
+                in_a_row += 1
                 # Not a readiness problem: the process serves and keeps the items; what is
                 # outside it (a mail server down) delays them. Shown in /health details.
                 self.delayed = f"{self.name}: {type(error).__name__}, retrying"
                 log.warning("worklist.retrying", worklist=self.name, error=type(error).__name__,
                             exc_info=self.failures % 20 == 1)  # the cause, now and then
-                raise NotDoneYet() from error
             if done:
                 self.open.pop(item, None)
-            else:
-                pending = True
-        self.delayed = None
-        if pending:
-            raise NotDoneYet()
+                self.retries.pop(item, None)
+                continue
+            wait = min(self.max_wait, self.first_wait * 2**tries)
+            self.retries[item] = (tries + 1, time.monotonic() + wait)
+            if in_a_row >= self.failures_in_a_row:
+                break
+        self.failing &= self.open.keys()
+        if not self.failing:
+            self.delayed = None
+        due = [d for item, (_, d) in self.retries.items() if item in self.open]
+        return max(0.05, min(due) - time.monotonic()) if due else self.idle_wait
 
     def catch_up(self) -> None:
         """Read the events of the two topics stored since the last look."""
@@ -119,6 +136,7 @@ class WorkList:
                     self.open.setdefault(notification.originator_id, None)
                 else:
                     self.open.pop(notification.originator_id, None)
+                    self.retries.pop(notification.originator_id, None)
             if len(found) < self.page:
                 if found:
                     self.position = found[-1].id

@@ -31,10 +31,27 @@ DEFAULT_MAIL_PORT = 8025
 IDENTITY_DEMO_SEED = "identity_service/demo_accounts.json"
 
 
+# Ports handed to test stacks: below the kernel's ephemeral range (32768-60999 by default),
+# so that no outgoing connection takes one between the choice and the service's bind.
+TEST_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nobody listens on, never handed out before by this process."""
+    rng = secrets.SystemRandom()
+    for _ in range(1000):
+        port = rng.choice(TEST_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {TEST_PORTS.start} and {TEST_PORTS.stop}")
 
 
 def port_in_use(port: int) -> bool:

@@ -1,14 +1,17 @@
 """The national printing office (Imprimerie nationale in reality): makes the definitive
 certificate, the duplicate, and sends it to the holder by registered post.
 
-Modelled as an adapter; the simulated office takes a few seconds per certificate and
-answers with the registered letter's tracking number.
+Modelled as an adapter: an order is handed over (again and again until it went out: the
+same order number is the same order), and the office answers with the registered letter's
+tracking number once it is posted. Orders are made side by side, as a printing works does:
+the simulated office posts each one a few seconds after it first received it, however many
+came before.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,17 +31,22 @@ class Dispatch:
 
 
 class PrintingOffice(Protocol):
-    async def produce(self, order: PrintOrder) -> Dispatch:
-        """Make and post the certificate; the same order number gives the same letter."""
+    async def produce(self, order: PrintOrder) -> Dispatch | None:
+        """Hand the order over (the same order number is the same order); its dispatch once
+        the certificate was posted, None while it is being made."""
 
 
 class SimulatedPrintingOffice:
     def __init__(self, seconds: float = 3.0) -> None:
         self.seconds = seconds
+        self.received: dict[str, float] = {}  # order number -> when first received
         self.printed: list[PrintOrder] = []
 
-    async def produce(self, order: PrintOrder) -> Dispatch:
-        await asyncio.sleep(self.seconds)
-        self.printed.append(order)
+    async def produce(self, order: PrintOrder) -> Dispatch | None:
+        received = self.received.setdefault(order.order_number, time.monotonic())
+        if time.monotonic() - received < self.seconds:
+            return None
+        if order not in self.printed:
+            self.printed.append(order)
         digits = int(hashlib.sha256(order.order_number.encode()).hexdigest(), 16) % 10**11
         return Dispatch(tracking_number=f"1A{digits:011d}")

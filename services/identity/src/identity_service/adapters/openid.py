@@ -104,8 +104,8 @@ class OpenIDProvider:
             leeway=5,  # FranceConnect's access tokens live 60 s: used at once, not refreshed
         )
 
-    async def metadata(self) -> dict[str, Any]:
-        if not self._metadata or time.monotonic() - self._metadata_at > METADATA_TTL_SECONDS:
+    async def metadata(self, max_age: float = METADATA_TTL_SECONDS) -> dict[str, Any]:
+        if not self._metadata or time.monotonic() - self._metadata_at > max_age:
             document = await self._get(f"{self.issuer}/.well-known/openid-configuration")
             if document.get("issuer") != self.issuer:
                 raise ProviderUnavailable("the discovery document names another issuer")
@@ -113,7 +113,9 @@ class OpenIDProvider:
         return self._metadata
 
     async def authorization_request(self) -> AuthorizationRequest:
-        metadata = await self.metadata()
+        # Nobody is sent to a provider that does not answer now: the discovery document is read
+        # again (a cached copy would hand out a URL that leads the person to an error page).
+        metadata = await self.metadata(max_age=0)
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
         async with self._client() as client:
             url, _ = client.create_authorization_url(

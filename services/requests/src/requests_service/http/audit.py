@@ -57,7 +57,7 @@ class AuditController(Controller):
         "/{dossier_id:uuid}/audit/state", summary="The dossier as it was (auditor)",
         description="Rebuilt from the requests stream: after its event `as_of_version`, or "
         "after the last event stored at or before `as_of` (ISO 8601); now without either.",
-        responses=error_responses(400, 401, 403, 404, why=WHY),
+        responses=error_responses(400, 401, 403, 404, 422, why=WHY),
     )
     async def state(
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication,
