@@ -16,8 +16,9 @@ $(VENV)/.synced: pyproject.toml uv.lock $(wildcard services/*/pyproject.toml sha
 run: env ## Start the whole system on its embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/ants-stack run
 
-lint: env ## Static checks (ruff)
+lint: env ## Static checks: ruff, and mypy on the whole tree (configured in pyproject.toml)
 	$(VENV)/bin/ruff check shared services tools tests examples
+	$(VENV)/bin/mypy
 
 prerequisites: ## pdftotext, Chromium, a font and PostgreSQL for the tests, installed if missing
 	@bash tools/prerequisites.sh

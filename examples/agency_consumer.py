@@ -223,7 +223,9 @@ class Agency:
         self.seen.add(event.get_id())
         self.counts["events"] += 1
         if topic == CHECKPOINTS:
-            self.checkpoint(event.get_data())
+            data = event.get_data()
+            assert isinstance(data, dict), "a checkpoint is a JSON object (its schema says so)"
+            self.checkpoint(data)
             return
         self.digests[event.get_id()] = record_digest(headers, key, value)
         type_name, _, version = event.get_type().removeprefix(f"fr.ants.{service}.").rpartition(".")

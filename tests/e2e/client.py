@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -29,7 +29,9 @@ def fleet_plate() -> str:
     return f"ZZ-{next(_fleet_numbers):03d}-AA"
 
 
-def eventually(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2) -> T:
+def eventually(
+    check: Callable[[], T | Literal[False] | None], timeout: float = 30.0, interval: float = 0.2
+) -> T:
     """Wait for an asynchronous outcome (events cross the broker between services)."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -56,7 +58,7 @@ class Api:
         self.config = config
         self.http = httpx.Client(timeout=60.0)
 
-    def __enter__(self) -> Api:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -124,7 +124,10 @@ def test_the_auditor_gets_julien_s_whole_history_provable_offline_and_replayable
 def test_every_service_verifies_its_own_store_against_its_signed_checkpoints(api: Api) -> None:
     auditor = api.login("auditeur@example.fr")
     for service in ("identity", "requests", "cert", "payment", "documents"):
-        report = eventually(lambda s=service: (r := api.call("GET", s, "/ledger/verify", auditor).json())
-                            and r["checkpoints"] and r)
+        def verified(s: str = service) -> dict[str, Any] | None:
+            r = api.call("GET", s, "/ledger/verify", auditor).json()
+            return r if r and r["checkpoints"] else None
+
+        report = eventually(verified)
         assert report["intact"] and report["problems"] == [], report
         assert api.call("GET", service, "/ledger/checkpoint").json()["checkpoint"]["tree_size"] >= 1

@@ -179,7 +179,11 @@ def test_the_broker_restarted_alone_mid_load_is_noticed_and_every_dossier_comple
     for owner, dossier_id in done:
         api.wait_status(owner, dossier_id, "completed", timeout=CATCH_UP)
     for service in ("requests", "payment", "documents", "cert"):
-        health = eventually(lambda s=service: (h := api.call("GET", s, "/health")).status_code == 200 and h, CATCH_UP)
+        def healthy(s: str = service) -> httpx.Response | None:
+            h = api.call("GET", s, "/health")
+            return h if h.status_code == 200 else None
+
+        health = eventually(healthy, CATCH_UP)
         assert health.json()["checks"]["delivery"] == "ok"
     assert all(p.poll() is None for p in stack.processes.values()), "a service was restarted"
 

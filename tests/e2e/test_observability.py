@@ -89,8 +89,11 @@ def test_the_metrics_show_a_loss_case_dossier_going_through_every_service(
 
     # Once everything is delivered, nothing is left behind anywhere.
     for service in BACKENDS:
-        eventually(lambda s=service: value(scrape(api, s), "ants_relay_lag_events") == 0
-                   and value(scrape(api, s), "ants_consumer_lag_records") == 0)
+        def drained(s: str = service) -> bool:
+            return (value(scrape(api, s), "ants_relay_lag_events") == 0
+                    and value(scrape(api, s), "ants_consumer_lag_records") == 0)
+
+        eventually(drained)
 
     portal = scrape(api, "portal")
     assert value(portal, "process_resident_memory_bytes") > 0

@@ -24,7 +24,9 @@ def test_marie_gets_the_situation_of_her_car_with_no_pledge_and_no_objection(api
                      "RENAULT", "CLIO V", "15/03/2021", "MARTIN Marie", "Aucun gage inscrit",
                      "Aucune opposition inscrite", "Non enregistré"):
         assert expected in text, expected
-    number = re.search(r"CSA-\d{4}-[0-9A-Z]{8}", text).group(0)
+    found = re.search(r"CSA-\d{4}-[0-9A-Z]{8}", text)
+    assert found, text
+    number = found.group(0)
     checked = api.call("GET", "requests", f"/verification/situations/{number}")
     assert checked.status_code == 200
     assert checked.json()["plate"] == "AB-123-CD" and checked.json()["pledges"] == 0

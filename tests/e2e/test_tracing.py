@@ -14,15 +14,9 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
-
 from ants_events.base import AmountDue, FeeLine
 from ants_events.requests import (
     Holder,
@@ -31,7 +25,20 @@ from ants_events.requests import (
     RequestSubmittedV1,
     Vehicle,
 )
-from ants_stack.testing import Broker, Tokens, bearer, install_test_producer_keys, publish, read_topic
+from ants_stack.testing import (
+    Broker,
+    Tokens,
+    bearer,
+    install_test_producer_keys,
+    publish,
+    read_topic,
+)
+from litestar.testing import AsyncTestClient
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 GOOD_CARD = {"card_number": "4970 1000 0600 0000", "expiry": "12/30", "cvv": "123"}
 
@@ -66,7 +73,7 @@ async def services(
 
     tokens = Tokens.create(tmp_path)
     install_test_producer_keys(tmp_path)
-    common = {"data_dir": tmp_path, "kafka_bootstrap_servers": broker.bootstrap,
+    common: dict[str, Any] = {"data_dir": tmp_path, "kafka_bootstrap_servers": broker.bootstrap,
               "auth_public_key_file": tokens.public_key}
     payment = payment_app(PaymentSettings(**common))
     documents = documents_app(DocumentsSettings(**common))

@@ -11,13 +11,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from eventsourcing.domain import Aggregate, event  # noqa: E402
-
 from ants_audit.verify import verify_bundle  # noqa: E402
 from ants_events.ledger import Checkpoint, Frontier, checkpoint_valid, leaf_data, leaf_hash  # noqa: E402
 from ants_runtime.checkpoints import LedgerSigner  # noqa: E402
 from ants_runtime.ledger import LedgerTables  # noqa: E402
 from ants_runtime.store import ServiceApplication  # noqa: E402
+from eventsourcing.domain import Aggregate, event  # noqa: E402
+
 from tools.audit.tests.bundles import sample_bundle  # noqa: E402
 
 
@@ -88,7 +88,9 @@ def main() -> None:
         for _ in range(100):
             app.save(*[Counter() for _ in range(1000)])
         ledger: LedgerTables = app.ledger  # type: ignore[assignment]
-        kept = signer.sign("figures", ledger.size(), ledger.root_at(ledger.size()))
+        root = ledger.root_at(ledger.size())
+        assert root is not None  # 100,000 events were just stored
+        kept = signer.sign("figures", ledger.size(), root)
         from ants_runtime.ledger import verify_store
 
         began = time.perf_counter()

@@ -330,6 +330,7 @@ def documents_process(
             {"PUBLIC_BASE_URL": base_url, "LOG_FORMAT": "json", **(extra_env or {})},
         )
         with ServiceProcess("documents_service", env, root / "documents.log", port=port) as process:
+            assert process.process is not None  # started by entering the block
             yield RunningService(base_url, broker.bootstrap, data_dir, keys, pid=process.process.pid)
 
 

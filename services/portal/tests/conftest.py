@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import TestClient
-
 from portal_service.app import create_app
 from portal_service.clients import Services
 from portal_service.settings import Settings
@@ -66,7 +65,7 @@ def fake() -> FakeServices:
 
 @pytest.fixture()
 def settings() -> Settings:
-    urls = {f"portal_{name}_url": f"http://{name}.test" for name in SERVICES}
+    urls: dict[str, Any] = {f"portal_{name}_url": f"http://{name}.test" for name in SERVICES}
     return Settings(portal_session_secret="test-secret", portal_catch_up_seconds=1.5, **urls)
 
 

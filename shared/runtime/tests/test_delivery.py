@@ -7,13 +7,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from eventsourcing.domain import Aggregate, event
-
 from ants_events import IntegrationEvent, topics
 from ants_events.requests import RequestCancelledV1
 from ants_runtime.inbound import InboundEvents, NotReady
@@ -22,9 +20,13 @@ from ants_runtime.outbox import OutboxRelay
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication, event_id_of, stop_gracefully
 from ants_stack.testing import install_test_producer_keys, producer_signer_of, read_topic
+from eventsourcing.domain import Aggregate, event
 
 
 class Counter(Aggregate):
+    if TYPE_CHECKING:  # the event classes @event makes from the methods below
+        Cancelled: ClassVar[type[Any]]
+
     @event("Created")
     def __init__(self) -> None:
         self.seen: list[str] = []
@@ -385,6 +387,9 @@ async def test_events_of_a_producer_restored_from_an_older_backup_are_processed(
 
 class Effect(Aggregate):
     """What a handler stores: one per event it applied."""
+
+    if TYPE_CHECKING:  # the event classes @event makes from the methods below
+        Done: ClassVar[type[Any]]
 
     @event("Done")
     def __init__(self, reason: str) -> None:

@@ -193,7 +193,7 @@ def test_swapped_events_and_an_inserted_event_are_named(store: Store) -> None:
     # A forged event written straight into the table, bypassing the application.
     forged = Parcel("colis fantome")
     stored = store.app.mapper.to_stored_event(forged.collect_events()[0])
-    originator = stored.originator_id.hex if store.sqlite else stored.originator_id
+    originator = uuid.UUID(str(stored.originator_id)).hex if store.sqlite else stored.originator_id
     store.sql(f"INSERT INTO {store.table} (originator_id, originator_version, topic, state) "
               "VALUES (?, ?, ?, ?)", [originator, 1, stored.topic, stored.state])
     problems = store.verify(published)

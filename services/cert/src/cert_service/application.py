@@ -9,10 +9,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
+from ants_runtime.store import ServiceApplication, stable_id
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ants_runtime.store import ServiceApplication, stable_id
 from cert_service.domain.dossier_file import DossierFile
 from cert_service.domain.errors import ConcurrentChange, InvalidDecision, ReviewNotFound
 from cert_service.domain.review import DOCUMENT_KINDS, Review
@@ -166,7 +166,7 @@ class CertApplication(ServiceApplication):
 
     def get_review(self, review_id: UUID) -> Review:
         try:
-            review = self.repository.get(review_id)
+            review: object = self.repository.get(review_id)
         except AggregateNotFoundError:
             raise ReviewNotFound from None
         if not isinstance(review, Review):

@@ -79,7 +79,9 @@ def test_decisions_on_other_kinds_are_published_in_v2_and_theft_declarations_sta
         for c in map(to_contract, cert.events.get(UUID(review_id))) if c
     ]
     assert [type(c) for c in published] == [contracts.AttachmentRejectedV2, contracts.AttachmentAcceptedV1]
-    assert published[0].kind == "mandat" and published[0].note == "La signature manque."
+    rejected = published[0]
+    assert isinstance(rejected, contracts.AttachmentRejectedV2)
+    assert rejected.kind == "mandat" and rejected.note == "La signature manque."
 
 
 def test_a_review_stored_before_kinds_existed_replays_as_a_theft_declaration(cert) -> None:
@@ -97,4 +99,5 @@ def test_a_review_stored_before_kinds_existed_replays_as_a_theft_declaration(cer
     replayed = cert.mapper.to_domain_event(old)
     assert isinstance(replayed, Review.Opened)
     review = replayed.mutate(None)
+    assert review is not None
     assert review.kind == "declaration_vol" and review.document_id == document_id

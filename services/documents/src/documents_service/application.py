@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo, UTC
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from uuid import UUID, uuid4
 
+from ants_runtime.store import ServiceApplication, retry_on_conflict, stable_id
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ants_runtime.store import ServiceApplication, retry_on_conflict, stable_id
 from documents_service.adapters.printing import PrintingOffice, PrintOrder
 from documents_service.domain import certificate as certificates
 from documents_service.domain import uploads
@@ -297,7 +297,7 @@ class DocumentsApplication(ServiceApplication):
 
     def open_document(self, document_id: UUID, reader: Reader) -> tuple[dict[str, Any], bytes]:
         try:
-            index = self.repository.get(DocumentIndex.create_id(document_id))
+            index: DocumentIndex = self.repository.get(DocumentIndex.create_id(document_id))
         except AggregateNotFoundError:
             raise DocumentNotFound from None
         dossier = self._get(index.dossier_id)
@@ -310,7 +310,9 @@ class DocumentsApplication(ServiceApplication):
         if not certificates.is_certificate_number(certificate_number):
             raise CertificateNotFound
         try:
-            index = self.repository.get(CertificateIndex.create_id(certificate_number))
+            index: CertificateIndex = self.repository.get(
+                CertificateIndex.create_id(certificate_number)
+            )
         except AggregateNotFoundError:
             raise CertificateNotFound from None
         dossier = self._get(index.dossier_id)

@@ -172,16 +172,21 @@ def test_qr_code_drawn_on_the_page_is_the_verification_url(tmp_path: Path) -> No
     image = Image.open(tmp_path / "qr.png").convert("L")
     pixels_per_mm = 10
 
+    def grey(px: int, py: int) -> int:
+        value = image.getpixel((px, py))
+        assert isinstance(value, int)  # one channel: "L"
+        return value
+
     matrix = segno.make(ISSUED.verification_url, error="m", micro=False, mask=QR_MASK).matrix
     module = size / (len(matrix) + 8)
     misread = [
         (row, column)
         for row, line in enumerate(matrix)
         for column, dark in enumerate(line)
-        if (image.getpixel((
+        if (grey(
             int((x + (4 + column + 0.5) * module) * pixels_per_mm),
             int((y + (4 + row + 0.5) * module) * pixels_per_mm),
-        )) < 128) != bool(dark)
+        ) < 128) != bool(dark)
     ]
     assert misread == []
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 from uuid import UUID
 
+from ants_runtime.store import ServiceApplication, retry_on_conflict
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ants_runtime.store import ServiceApplication, retry_on_conflict
 from identity_service.adapters.mail import AccountMails
 from identity_service.adapters.openid import VerifiedClaims
 from identity_service.domain.model import (
@@ -94,7 +94,7 @@ class IdentityApplication(ServiceApplication):
     def find_by_email(self, email: str) -> Account | None:
         email = normalise_email(email)
         try:
-            index = self.repository.get(EmailIndex.create_id(email))
+            index: EmailIndex = self.repository.get(EmailIndex.create_id(email))
         except AggregateNotFoundError:
             return None
         return self.repository.get(index.account_id)
@@ -223,7 +223,8 @@ class IdentityApplication(ServiceApplication):
         account: Account = self.repository.get(account_id)
         index_id = SubjectIndex.create_id(claims.issuer, claims.subject)
         try:
-            linked_to = self.repository.get(index_id).account_id
+            index: SubjectIndex = self.repository.get(index_id)
+            linked_to = index.account_id
         except AggregateNotFoundError:
             linked_to = None
         if linked_to is not None and linked_to != account.id:

@@ -62,7 +62,7 @@ def test_registering_a_taken_address_changes_nothing_and_tells_its_owner_by_mail
     identity: IdentityApplication, outbox: MemoryOutbox
 ) -> None:
     identity.register("a@example.fr", "un-secret-1", "Anne", "BLANC")
-    assert identity.register("A@example.fr ", "autre-secret", "Intrus", "NOIR") is None
+    identity.register("A@example.fr ", "autre-secret", "Intrus", "NOIR")  # refused silently
 
     assert identity.authenticate("a@example.fr", "un-secret-1").given_name == "Anne"
     with pytest.raises(WrongCredentials):

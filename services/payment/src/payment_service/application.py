@@ -7,12 +7,12 @@ from datetime import date
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
-
 from ants_runtime.fees import today_in_france
 from ants_runtime.inbound import NotReady
 from ants_runtime.store import ServiceApplication
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
 from payment_service.adapters.psp import (
     PaymentProvider,
     ProviderUnavailable,
@@ -207,7 +207,7 @@ class PaymentApplication(ServiceApplication):
     def _payable_dossier(self, dossier_id: UUID) -> PayableDossier:
         """The dossier, or NotPayable when it is unknown here (perhaps not arrived yet)."""
         try:
-            dossier = self.repository.get(dossier_id)
+            dossier: object = self.repository.get(dossier_id)
         except AggregateNotFoundError:
             raise NotPayable() from None
         if not isinstance(dossier, PayableDossier):

@@ -11,6 +11,7 @@ import structlog
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, MediaType, Request, Response
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
 from litestar.exceptions import (
     HTTPException,
@@ -25,6 +26,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
+from litestar.types import Message, Scope
 
 from ants_runtime.http import correlation_middleware
 from ants_runtime.logging import configure_logging
@@ -182,17 +184,38 @@ def _page(request: Request[Any, Any, Any], status: int, title: str, message: str
 # --- security headers ----------------------------------------------------------------------
 
 
+# Browsers that once reached the portal over HTTPS keep to it for a year.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+
+
 async def security_headers(response: Response[Any]) -> Response[Any]:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
     html = isinstance(response, Template) or str(getattr(response, "media_type", "")).startswith(
         "text/html"
     )
     if html:
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+async def send_security_headers(message: Message, scope: Scope) -> None:
+    """On every answer, pages, files, errors and refusals alike (a route's own stricter
+    policy, as on documents, is kept). HSTS only when the client came over HTTPS, as the
+    proxy says (`X-Forwarded-Proto`, believed from `FORWARDED_ALLOW_IPS`): a browser
+    ignores it over plain HTTP, and it would lock a plain-HTTP demo out."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    defaults = {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Frame-Options": "SAMEORIGIN",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+    if scope.get("scheme") == "https":
+        defaults["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+    for name, value in defaults.items():
+        if name not in headers:
+            headers[name] = value
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
@@ -244,9 +267,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             HTTP_500_INTERNAL_SERVER_ERROR: on_internal_error,
         },
         after_request=security_headers,
+        before_send=[send_security_headers],
         on_shutdown=[services.close],
         request_max_body_size=settings.portal_max_upload_bytes + MULTIPART_OVERHEAD,
-        state={"max_upload_bytes": settings.portal_max_upload_bytes},
+        state=State({"max_upload_bytes": settings.portal_max_upload_bytes}),
         openapi_config=None,
     )
 

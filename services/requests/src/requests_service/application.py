@@ -11,12 +11,12 @@ from datetime import UTC, date, datetime
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
-
 from ants_runtime.fees import FeeSchedule, today_in_france
 from ants_runtime.inbound import NotReady
 from ants_runtime.store import ServiceApplication, retry_on_conflict
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
 from requests_service.adapters.dossier_list import dossier_list_of
 from requests_service.adapters.siv import SeededSiv, VehicleRecord, VehicleRegistry
 from requests_service.domain.dossier import Dossier, VehicleLock, check_choices
@@ -32,7 +32,6 @@ from requests_service.domain.errors import (
 from requests_service.domain.plates import normalise_plate
 from requests_service.domain.situation import SituationCertificate, situation_number
 from requests_service.rendering.situation import stolen_vehicle
-
 
 MAX_ATTEMPTS = 20
 P = ParamSpec("P")
@@ -196,7 +195,7 @@ class RequestsApplication(ServiceApplication):
 
     def get_dossier(self, dossier_id: UUID) -> Dossier:
         try:
-            dossier = self.repository.get(dossier_id)
+            dossier: object = self.repository.get(dossier_id)
         except AggregateNotFoundError:
             raise DossierNotFound from None
         if not isinstance(dossier, Dossier):

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from ants_runtime.store import event_id_of
 from eventsourcing.application import AggregateNotFoundError
 
-from ants_runtime.store import event_id_of
 from requests_service.application import RequestsApplication
 from requests_service.domain.dossier import Dossier
 from requests_service.domain.errors import DossierNotFound
@@ -22,14 +22,18 @@ def dossier_as_of(
     stored at or before `instant`; DossierNotFound before its first event."""
     current = app.get_dossier(dossier_id)
     if instant is not None:
-        stored = [e for e in app.events.get(dossier_id) if e.timestamp <= instant]
+        stored = [
+            e for e in app.events.get(dossier_id)
+            # every stored event has a timestamp; eventsourcing's protocol does not declare it
+            if e.timestamp <= instant  # type: ignore[attr-defined]
+        ]
         if not stored:
             raise DossierNotFound
         version = stored[-1].originator_version
     if version is None or version >= current.version:
         return current
     try:
-        dossier = app.repository.get(dossier_id, version=version)
+        dossier: Dossier = app.repository.get(dossier_id, version=version)
     except AggregateNotFoundError:
         raise DossierNotFound from None
     if not isinstance(dossier, Dossier):

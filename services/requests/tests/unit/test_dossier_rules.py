@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
+from ants_events import requests as contracts
 from ants_runtime.projection import Projector
 from requests_service.adapters.siv import SeededSiv
 from requests_service.application import RequestsApplication
+from requests_service.domain.dossier import Dossier
 from requests_service.domain.errors import (
     InvalidRequest,
     NotHolder,
@@ -29,7 +31,10 @@ def app() -> RequestsApplication:
     return RequestsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, today=lambda: date(2026, 11, 27))
 
 
-def start(app: RequestsApplication, who=MARIE, plate="AB-123-CD", reason="perte", person="titulaire", account=None):  # type: ignore[no-untyped-def]
+def start(
+    app: RequestsApplication, who: tuple[str, str] = MARIE, plate: str = "AB-123-CD",
+    reason: str = "perte", person: str = "titulaire", account: UUID | None = None,
+) -> Dossier:
     return app.start(account or uuid4(), *who, reason, person, False, plate)
 
 
@@ -94,7 +99,8 @@ def test_the_iterative_theft_loop(app: RequestsApplication) -> None:
     app.save(*app.on_attachment_rejected(dossier.id, review1, first_doc, "illisible", "Document illisible"))
     rejected = app.get_dossier(dossier.id)
     assert rejected.status == "awaiting_declaration"
-    assert rejected.latest_cert_note["note"] == "Document illisible"
+    note = rejected.latest_cert_note
+    assert note is not None and note["note"] == "Document illisible"
     assert app.on_attachment_rejected(dossier.id, review1, first_doc, "illisible", "x") == []
     app.save(*app.on_document_uploaded(dossier.id, "declaration_vol", second_doc, "b" * 64, "image/png"))
     app.save(*app.on_attachment_accepted(dossier.id, review2, second_doc, ""))
@@ -142,7 +148,9 @@ def test_public_events_tell_the_dossier_story(app: RequestsApplication) -> None:
     app.submit(dossier.id)
     published = [c for c in map(to_contract, app.events.get(dossier.id)) if c]
     assert [c.type_name for c in published] == ["RequestStarted", "RequestSubmitted", "RequestReadyForPayment"]
-    assert published[0].vehicle.vin == "VF1RJA00067123456"
+    started = published[0]
+    assert isinstance(started, contracts.RequestStartedV1)
+    assert started.vehicle.vin == "VF1RJA00067123456"
 
 
 def test_the_test_fleet_has_valid_siv_numbers() -> None:

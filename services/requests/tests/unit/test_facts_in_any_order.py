@@ -104,6 +104,7 @@ async def test_a_certificate_seen_before_its_payment_completes_the_dossier(
     await deliver(events, paid(dossier_id))
     dossier = app.get_dossier(dossier_id)
     assert dossier.status == "completed"
+    assert dossier.certificate is not None
     assert dossier.certificate["certificate_number"] == "CPI-2026-00000001"
     assert events.inbox.parked() == []
     # The vehicle is free again.
@@ -120,6 +121,7 @@ async def test_an_acceptance_seen_before_its_upload_makes_the_dossier_payable(
     await deliver(events, uploaded(dossier_id, document_id))
     dossier = app.get_dossier(dossier_id)
     assert dossier.status == "ready_for_payment"
+    assert dossier.latest_cert_decision is not None
     assert dossier.latest_cert_decision["decision"] == "accepted"
 
 
@@ -147,5 +149,6 @@ async def test_a_payment_recorded_after_the_cancellation_is_kept_on_the_dossier(
     await deliver(events, payment)
     dossier = app.get_dossier(dossier_id)
     assert dossier.status == "cancelled"
+    assert dossier.payment is not None
     assert dossier.payment["payment_id"] == str(payment.payment_id)
     assert events.inbox.parked() == []

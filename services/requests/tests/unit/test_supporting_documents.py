@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from ants_events import requests as contracts
 from ants_runtime.inbound import NotReady
 from requests_service.application import RequestsApplication
 from requests_service.domain.dossier import Dossier
@@ -112,8 +113,11 @@ def test_a_stolen_title_under_mandate_needs_the_declaration_too(app: RequestsApp
         ("RequestStarted", 1), ("RequestSubmitted", 2), ("TheftDeclarationRequested", 1),
         ("DocumentsRequested", 1),
     ]
-    assert published[0].requester.family_name == "ROUX"
-    assert published[3].kinds == ("mandat", "piece_identite_titulaire")
+    started, requested = published[0], published[3]
+    assert isinstance(started, contracts.RequestStartedV1) and started.requester is not None
+    assert started.requester.family_name == "ROUX"
+    assert isinstance(requested, contracts.DocumentsRequestedV1)
+    assert requested.kinds == ("mandat", "piece_identite_titulaire")
 
 
 def test_a_dossier_stored_before_requesters_were_recorded_still_replays(app: RequestsApplication) -> None:
@@ -130,4 +134,5 @@ def test_a_dossier_stored_before_requesters_were_recorded_still_replays(app: Req
     replayed = app.mapper.to_domain_event(old)
     assert isinstance(replayed, Dossier.Started)
     assert replayed.requester is None
-    assert replayed.mutate(None).holder["family_name"] == "MARTIN"
+    rebuilt = replayed.mutate(None)
+    assert rebuilt is not None and rebuilt.holder["family_name"] == "MARTIN"

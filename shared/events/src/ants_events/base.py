@@ -56,7 +56,7 @@ class IntegrationEvent(BaseModel):
     @property
     def subject(self) -> str:
         """The aggregate the event is about: the Kafka key and the CloudEvents subject."""
-        return str(self.dossier_id)
+        return str(vars(self)["dossier_id"])  # every event about a dossier has the field
 
 
 class Money(BaseModel):

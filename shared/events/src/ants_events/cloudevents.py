@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ants_events import topics
@@ -67,14 +68,14 @@ def to_record(
     )
 
 
-def header_text(headers: dict[str, bytes | str], name: str) -> str:
+def header_text(headers: Mapping[str, bytes | str], name: str) -> str:
     value = headers.get(name)
     if value is None:
         raise InvalidEnvelope(f"missing header {name}")
     return value.decode() if isinstance(value, bytes) else value
 
 
-def from_record(headers: dict[str, bytes | str], value: bytes) -> IntegrationEvent:
+def from_record(headers: Mapping[str, bytes | str], value: bytes) -> IntegrationEvent:
     """Decode a record; raises UnknownEventType or InvalidEnvelope."""
     if header_text(headers, "ce_specversion") != SPEC_VERSION:
         raise InvalidEnvelope("unsupported CloudEvents spec version")

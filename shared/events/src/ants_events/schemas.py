@@ -52,7 +52,7 @@ def asyncapi() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     for topic in topics.ALL:
         producer = topic.split(".")[1]
-        messages = {
+        messages: dict[str, Any] = {
             c.ce_type(): {"$ref": f"#/components/messages/{c.ce_type()}"}
             for c in CONTRACTS
             if c.producer == producer

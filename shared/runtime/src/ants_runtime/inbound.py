@@ -39,18 +39,18 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
-from eventsourcing.persistence import IntegrityError, Tracking
-
 from ants_events import IntegrationEvent, from_record, topics
 from ants_events.cloudevents import InvalidEnvelope
 from ants_events.registry import UnknownEventType, contract_for
 from ants_events.signatures import UntrustedRecord
-from ants_runtime.cluster import LocalCoordinator, Message, PostgresCoordinator
+from eventsourcing.persistence import IntegrityError, Tracking
+
 from ants_runtime import tracing
+from ants_runtime.cluster import LocalCoordinator, Message, PostgresCoordinator
 from ants_runtime.inbox import ParkedRecord, inbox_of
+from ants_runtime.kafka import connection_options, fetch_ends
 from ants_runtime.positions import ConsumedOffsets
 from ants_runtime.recoveries import Recoveries
-from ants_runtime.kafka import connection_options, fetch_ends
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.signing import trusted_producers
 from ants_runtime.store import ServiceApplication
@@ -486,13 +486,18 @@ class InboundEvents:
         if group:
             await self.handle_group(group)
 
+    def _bound(self, decoded: Decoded) -> Callable[[], Iterable[Any]]:
+        """The handler of a decoded event, ready to call (only handled types reach here)."""
+        assert decoded.event is not None
+        return functools.partial(self.handlers[type(decoded.event)], decoded.event)
+
     async def handle_group(self, group: list[tuple[Any, Decoded]]) -> None:
         if len(group) == 1:
             await self.handle_event(*group[0])
             return
         spans = [self._span(record, decoded) for record, decoded in group]
         items = [
-            (Tracking(d.key, 1), tracing.within(span, functools.partial(self.handlers[type(d.event)], d.event)))
+            (Tracking(d.key, 1), tracing.within(span, self._bound(d)))
             for (_, d), span in zip(group, spans, strict=True)
         ]
         try:

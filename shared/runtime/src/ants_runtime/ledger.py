@@ -303,11 +303,11 @@ def verify_store(
             problems.append(Problem(
                 "edited", f"the ledger entry of position {position} was altered", position
             ))
-        checkpoint = roots.get(index + 1)
-        if checkpoint is not None and checkpoint.root_hash != frontier.root().hex():
+        signed_here = roots.get(index + 1)
+        if signed_here is not None and signed_here.root_hash != frontier.root().hex():
             problems.append(Problem(
                 "edited", f"the log up to position {position} no longer matches the checkpoint "
-                f"of size {checkpoint.tree_size} signed at {checkpoint.signed_at}", position,
+                f"of size {signed_here.tree_size} signed at {signed_here.signed_at}", position,
             ))
     for position in sorted(events):
         problems.append(Problem(

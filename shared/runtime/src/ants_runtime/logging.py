@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 from opentelemetry import trace
 
 
-def add_trace_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def add_trace_id(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     span_context = trace.get_current_span().get_span_context()
     if span_context.is_valid:
         event_dict.setdefault("trace_id", format(span_context.trace_id, "032x"))
@@ -34,7 +37,9 @@ def configure_logging(
     )
     identity = {k: v for k, v in {"service": service, "replica": replica}.items() if v}
 
-    def add_identity(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def add_identity(
+        _: Any, __: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
         for key, value in identity.items():
             event_dict.setdefault(key, value)
         return event_dict

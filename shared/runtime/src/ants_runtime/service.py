@@ -10,16 +10,16 @@ from typing import Any, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaError
+from ants_events import topics
 from faststream.kafka import KafkaBroker
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from ants_events import topics
 from ants_runtime.auth import Principal, TokenVerifier
 from ants_runtime.changes import Changes
-from ants_runtime.cluster import Message, changed_messages, coordinator_for
 from ants_runtime.checkpoints import install_ledger
+from ants_runtime.cluster import Message, changed_messages, coordinator_for
 from ants_runtime.http import (
     FactNotYetKnown,
     bearer_principal,
@@ -162,8 +162,9 @@ class ServiceRuntime:
                     await components.enter_async_context(component.running())
                 yield
         finally:
-            for loop, task in zip((self.relay, self.inbound), tasks, strict=True):
-                await stop_gracefully(task, loop.stopping)
+            relay_task, inbound_task = tasks
+            await stop_gracefully(relay_task, self.relay.stopping)
+            await stop_gracefully(inbound_task, self.inbound.stopping)
             await self.broker.stop()
             await self.relay.stop()
             await self.coordinator.stop()

@@ -8,17 +8,17 @@ import functools
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Mapper, ProcessRecorder, Tracking
 
-from ants_runtime.tracing import TracedMapper
-
 from ants_runtime import provenance
 from ants_runtime.ledger import LedgerRecording, LedgerTables, ToContract, catch_up
+from ants_runtime.tracing import TracedMapper
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1b3c52-0a44-4c1e-9d1e-5d6f3b8f2a10")
 SCHEMA_LOCK = 0x616E7473  # advisory lock key held while a process creates its tables
@@ -30,11 +30,19 @@ def event_id_of(domain_event: DomainEventProtocol[Any]) -> uuid.UUID:
     The timestamp is part of it: a store restored from an older backup records new events at
     versions it had already used before the loss, and those must not pass for the lost ones.
     """
+    # Every stored event has a timestamp; eventsourcing's protocol does not declare it.
+    timestamp: datetime = domain_event.timestamp  # type: ignore[attr-defined]
     return uuid.uuid5(
         EVENT_ID_NAMESPACE,
         f"{domain_event.originator_id}:{domain_event.originator_version}:"
-        f"{domain_event.timestamp.isoformat()}",
+        f"{timestamp.isoformat()}",
     )
+
+
+def aggregate_id(originator_id: uuid.UUID | str) -> uuid.UUID:
+    """A notification's originator id as the UUID our aggregates use (eventsourcing's
+    notifications may also carry text ids, which no service makes)."""
+    return originator_id if isinstance(originator_id, uuid.UUID) else uuid.UUID(originator_id)
 
 
 def stable_id(*parts: object) -> uuid.UUID:
@@ -214,7 +222,7 @@ class ServiceApplication(Application[uuid.UUID]):
         return True
 
     def process_batch(
-        self, items: list[tuple[Tracking, Callable[[], Iterable[Any]]]],
+        self, items: Sequence[tuple[Tracking, Callable[[], Iterable[Any]]]],
         not_ready: type[Exception],
     ) -> list[Exception | None]:
         """Run several inbound handlers and store all their events and tracking rows in one

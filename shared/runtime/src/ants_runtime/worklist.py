@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from ants_runtime.store import ServiceApplication
+from ants_runtime.store import ServiceApplication, aggregate_id
 
 log = structlog.get_logger(__name__)
 
@@ -122,8 +122,8 @@ class WorkList:
         self.failing &= self.open.keys()
         if not self.failing:
             self.delayed = None
-        due = [d for item, (_, d) in self.retries.items() if item in self.open]
-        return max(0.05, min(due) - time.monotonic()) if due else self.idle_wait
+        due_times = [d for item, (_, d) in self.retries.items() if item in self.open]
+        return max(0.05, min(due_times) - time.monotonic()) if due_times else self.idle_wait
 
     def catch_up(self) -> None:
         """Read the events of the two topics stored since the last look."""
@@ -132,11 +132,12 @@ class WorkList:
                 self.position + 1, self.page, topics=self.topics
             )
             for notification in found:
+                item = aggregate_id(notification.originator_id)
                 if notification.topic == self.opened_topic:
-                    self.open.setdefault(notification.originator_id, None)
+                    self.open.setdefault(item, None)
                 else:
-                    self.open.pop(notification.originator_id, None)
-                    self.retries.pop(notification.originator_id, None)
+                    self.open.pop(item, None)
+                    self.retries.pop(item, None)
             if len(found) < self.page:
                 if found:
                     self.position = found[-1].id

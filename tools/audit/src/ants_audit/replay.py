@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from ants_events import topics
 from ants_events.signatures import TrustedProducers, UntrustedRecord
 
@@ -94,9 +93,12 @@ def amount_if_payable(values: dict[str, Any]) -> Any:
     return values.get("amount_due") if values.get("status") in PAYABLE_OR_AFTER else None
 
 
+SERVICE_TOPICS = tuple(name for name in topics.ALL if name != topics.CHECKPOINTS)
+
+
 async def read_topics(
     bootstrap: str, subject: str, progress: Callable[[int, int], None] | None = None,
-    names: tuple[str, ...] = tuple(t for t in topics.ALL if t != topics.CHECKPOINTS),
+    names: tuple[str, ...] = SERVICE_TOPICS,
     trusted: TrustedProducers | None = None, refused: list[str] | None = None,
 ) -> list[TopicRecord]:
     """Every record about `subject` on the service topics, read from the start to the end

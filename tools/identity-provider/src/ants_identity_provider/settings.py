@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,4 +40,7 @@ def get_settings() -> Settings:
 
     # DATA_DIR is the launcher's name for the state folder of every process.
     data_dir = os.environ.get("DATA_DIR")
-    return Settings(**({"data_dir": Path(data_dir)} if data_dir and "IDP_DATA_DIR" not in os.environ else {}))
+    overrides: dict[str, Any] = (
+        {"data_dir": Path(data_dir)} if data_dir and "IDP_DATA_DIR" not in os.environ else {}
+    )
+    return Settings(**overrides)

@@ -16,12 +16,10 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from eventsourcing.domain import Aggregate, event
-
 from ants_events import IntegrationEvent, topics
 from ants_events.requests import RequestCancelledV1
 from ants_runtime.inbound import InboundEvents
@@ -29,10 +27,15 @@ from ants_runtime.kafka import ensure_topics
 from ants_runtime.outbox import OutboxRelay
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication, event_id_of
+from eventsourcing.domain import Aggregate, event
+
 from ants_stack.testing import Broker
 
 
 class Backlog(Aggregate):
+    if TYPE_CHECKING:  # the event classes @event makes from the methods below
+        Cancelled: ClassVar[type[Any]]
+
     @event("Created")
     def __init__(self) -> None:
         pass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -27,6 +27,10 @@ class DossierFile(Aggregate):
 
     class Created(Event, Aggregate.Created):
         TOPIC = "cert:DossierFile.Created"
+
+    if TYPE_CHECKING:  # the event classes @event makes from the methods below
+        RequestRecorded: ClassVar[type[Any]]
+        AgentMessagePosted: ClassVar[type[Any]]
 
     @event("Opened", topic="cert:DossierFile.Opened")
     def __init__(self, id: UUID) -> None:

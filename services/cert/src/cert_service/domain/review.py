@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -99,6 +99,10 @@ class Review(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["kind"] = THEFT_DECLARATION
+
+    if TYPE_CHECKING:  # the event classes @event makes from the methods below
+        Claimed: ClassVar[type[Any]]
+        Closed: ClassVar[type[Any]]
 
     @event(Opened)
     def __init__(

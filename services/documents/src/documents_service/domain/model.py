@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -122,6 +122,12 @@ class DossierFile(Aggregate):
     @staticmethod
     def create_id(dossier_id: UUID) -> UUID:
         return dossier_id
+
+    if TYPE_CHECKING:  # the event classes @event makes from the methods below
+        CertificateIssued: ClassVar[type[Any]]
+        DefinitiveOrdered: ClassVar[type[Any]]
+        DefinitiveDispatched: ClassVar[type[Any]]
+        DeclarationUploaded: ClassVar[type[Any]]
 
     @event("Opened", topic="documents:DossierFile.Opened")
     def __init__(self, dossier_id: UUID) -> None:

@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi.spec import (
     OpenAPIFormat,
     OpenAPIMediaType,
+    OpenAPIResponse,
     OpenAPIType,
     Operation,
     RequestBody,
@@ -31,7 +32,7 @@ from documents_service.domain.model import (
     CertificateNotFound,
     Reader,
 )
-from documents_service.domain.uploads import FileTooLarge
+from documents_service.domain.uploads import EXTENSIONS, FileTooLarge
 from documents_service.http.streamed_upload import streamed_upload
 from documents_service.http import pages
 
@@ -118,6 +119,22 @@ class UploadOperation(Operation):
         })
 
 
+@dataclass
+class DownloadOperation(Operation):
+    """A document is served as what it is: a PDF (certificates, summaries, declarations) or
+    an image re-encoded at upload, each with its own media type."""
+
+    def __post_init__(self) -> None:
+        found = (self.responses or {}).get("200")
+        if isinstance(found, OpenAPIResponse):
+            found.content = {
+                media_type: OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+                )
+                for media_type in EXTENSIONS
+            }
+
+
 class DossierDocumentsController(Controller):
     path = "/dossiers/{dossier_id:uuid}"
     tags = ["documents"]
@@ -175,8 +192,8 @@ class DocumentsController(Controller):
         "/{document_id:uuid}",
         summary="Download a document (CPI and summary: owner only; supporting documents: owner "
         "and staff)",
-        media_type="application/octet-stream",
         responses=error_responses(400, 401, 403, 404, why=WHY),
+        operation_class=DownloadOperation,
     )
     async def download(
         self, document_id: UUID, principal: Principal, documents: DocumentsApplication

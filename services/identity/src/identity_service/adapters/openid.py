@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from authlib.common.security import generate_token
@@ -18,7 +18,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from joserfc.jws import JWSRegistry
 
 METADATA_TTL_SECONDS = 300
@@ -68,7 +68,7 @@ def verify_id_token(
     nonce, acr and at_hash hold; IdentityNotVerified otherwise."""
     try:
         token = jwt.decode(
-            id_token, KeySet.import_key_set(jwks),
+            id_token, KeySet.import_key_set(cast(KeySetSerialization, jwks)),  # the provider's JSON
             registry=JWSRegistry(algorithms=algorithms),
         )
         claims = CodeIDToken(

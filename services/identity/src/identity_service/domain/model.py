@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -63,6 +64,9 @@ class Account(Aggregate):
 
     class Created(Event, Aggregate.Created):
         TOPIC = "identity:Account.Created"
+
+    if TYPE_CHECKING:  # the event classes @event makes from the methods below
+        Registered: ClassVar[type[Any]]
 
     @event("Registered", topic="identity:Account.Registered")
     def __init__(

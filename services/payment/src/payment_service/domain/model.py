@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -214,6 +214,9 @@ class Payment(Aggregate):
 
     class Created(Event, Aggregate.Created):
         TOPIC = "payment:Payment.Created"
+
+    if TYPE_CHECKING:  # the event classes @event makes from the methods below
+        Recorded: ClassVar[type[Any]]
 
     @event("Authorised", topic="payment:Payment.Authorised")
     def __init__(

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from ants_runtime.projection import SqlTables
+from ants_runtime.store import ServiceApplication, aggregate_id
 from eventsourcing.persistence import Notification
 
-from ants_runtime.projection import SqlTables
-from ants_runtime.store import ServiceApplication
 from requests_service.domain.dossier import Dossier
 
 LoadDossier = Callable[[UUID], Dossier]
@@ -49,7 +49,7 @@ def rows_for(notifications: Sequence[Notification], load: LoadDossier) -> list[D
     first_seen: dict[UUID, int] = {}
     for notification in notifications:
         if notification.topic.startswith(f"{Dossier.TOPIC}."):
-            first_seen.setdefault(notification.originator_id, notification.id)
+            first_seen.setdefault(aggregate_id(notification.originator_id), notification.id)
     return [row_of(load(dossier_id), seq) for dossier_id, seq in first_seen.items()]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -124,6 +124,15 @@ class Dossier(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["requester"] = None
+
+    if TYPE_CHECKING:  # the event classes @event makes from the methods below
+        Submitted: ClassVar[type[Any]]
+        TheftDeclarationRequested: ClassVar[type[Any]]
+        DocumentsRequested: ClassVar[type[Any]]
+        ReadyForPayment: ClassVar[type[Any]]
+        MessagePosted: ClassVar[type[Any]]
+        Completed: ClassVar[type[Any]]
+        Cancelled: ClassVar[type[Any]]
 
     @event(Started)
     def __init__(

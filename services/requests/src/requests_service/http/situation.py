@@ -10,7 +10,7 @@ from litestar import Controller, Response, get
 from litestar.params import Parameter
 
 from ants_runtime.auth import Principal
-from ants_runtime.http import error_responses, require_role
+from ants_runtime.http import error_body, error_responses, require_role
 from requests_service.application import RequestsApplication
 from requests_service.domain.plates import PLATE_MAX_LENGTH
 from requests_service.rendering.situation import SituationRenderer
@@ -85,15 +85,18 @@ class SituationController(Controller):
         "/verification/situations/{number:str}",
         summary="Check a certificat de situation administrative by its number (the QR code)",
         description="Public: what the CSA said when it was issued, without personal data.",
-        responses=error_responses(400, 404, why={404: "No CSA with this number"}),
+        responses=error_responses(400, 404, 422, why={
+            404: "No CSA with this number", 422: "A number longer than any CSA's",
+        }),
     )
     async def verify(
         self, number: Annotated[str, Parameter(max_length=40)], requests: RequestsApplication
     ) -> Response[dict[str, Any]]:
         found = await asyncio.to_thread(requests.situation, number)
         if found is None:
-            return Response({"detail": "Aucun certificat de situation administrative ne porte "
-                             "ce numéro."}, status_code=404)
+            return error_body(
+                404, "Aucun certificat de situation administrative ne porte ce numéro."
+            )
         return Response({
             "number": found.number, "plate": found.plate, "issued_at": found.issued_at,
             **found.facts,
