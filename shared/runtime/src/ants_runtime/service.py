@@ -296,8 +296,10 @@ class ServiceRuntime:
         if not write and relay.problem:
             return  # the broker is away: a read answers what it knows without waiting
         target = relay.recorded
-        if not write and self.coordinator.replicated and target <= relay.position:
-            # Another replica may have stored what this read shows, and not told us yet.
+        if self.coordinator.replicated and target <= relay.position:
+            # Another replica may have stored what this answer shows, and not told us yet: a
+            # read, or a write refused because of it (a retry of a submission stored by a
+            # replica killed before its events were published answers 409 only once they are).
             target = max(target, await asyncio.to_thread(self.app.max_notification_id))
         if target > relay.position:
             timeout = self.publish_wait_seconds if write else self.read_publish_wait_seconds
