@@ -239,6 +239,8 @@ class InboundEvents:
         hints = await asyncio.to_thread(self.offsets.get_all) if new and self.offsets else {}
         consumer.assign(held)
         for tp in held:
+            if tp not in kept:  # what this replica saw when it held it before is stale
+                self._last_ids.pop(tp, None)
             offset = kept[tp] if tp in kept else await self._resume_offset(tp, hints)
             consumer.seek(tp, offset)
             self.done_offsets[tp] = offset
@@ -258,6 +260,7 @@ class InboundEvents:
         try:
             if await self._record_in_place(tp, offset - 1, last_id.encode()):
                 self._hinted[tp] = offset
+                self._last_ids[tp] = last_id.encode()
                 return offset
         except Exception:  # noqa: BLE001 - from the start: slower, never wrong
             log.warning("consumer.hint_unchecked", topic=tp.topic, partition=tp.partition, exc_info=True)
