@@ -54,7 +54,8 @@ REPLICAS = 1  # processes of every service (ants-stack run --replicas N): set by
 
 
 def ports_of(name: str) -> list[int]:
-    return [PORTS[name] + 100 * k for k in range(REPLICAS)]
+    """Every replica's port; the identity provider runs once."""
+    return [PORTS[name] + 100 * k for k in range(REPLICAS if name in SERVICES else 1)]
 
 
 def system_processes() -> list[Process]:
