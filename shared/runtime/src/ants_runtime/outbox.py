@@ -82,8 +82,6 @@ class OutboxRelay:
         self.idle_seconds = idle_seconds
         self.positions = PositionStore(app.recorder.datastore)  # type: ignore[attr-defined]
         self.name = f"relay:{topic}"
-        self.records_name = f"relay:{topic}:records"  # 1 once a record went to the topic
-        self._published_any = False
         self.producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self.stopping = asyncio.Event()
@@ -146,12 +144,10 @@ class OutboxRelay:
                     continue
                 if starting:
                     self.position = await asyncio.to_thread(self.positions.get, self.name)
-                    # A store whose events are all private never put a record on the topic:
-                    # its empty topic is no sign of a broker that forgot.
-                    self._published_any = bool(
-                        await asyncio.to_thread(self.positions.get, self.records_name)
-                    )
-                    if self._published_any and await self._topic_is_empty():
+                    # An empty topic after events were stored: the broker forgot (for a store
+                    # whose events are all private, nothing was lost, but the checkpoints it
+                    # published on their shared topic were: they go out again).
+                    if self.position and await self._topic_is_empty():
                         self._forgotten("the topic is empty although events were published to it")
                     starting = False
                     self.settled = True
@@ -159,8 +155,7 @@ class OutboxRelay:
                 await self._check_broker()
                 if self._reset:
                     await asyncio.to_thread(self.positions.set, self.name, 0)
-                    await asyncio.to_thread(self.positions.set, self.records_name, 0)
-                    self._published_any = self._reset = False
+                    self._reset = False
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - keep relaying whatever happens
@@ -253,9 +248,6 @@ class OutboxRelay:
             self._acked[metadata.partition] = metadata.offset + records - 1
         self._last_ids.update(last_ids)
         new_position = notifications[-1].id
-        if count and not self._published_any:
-            await asyncio.to_thread(self.positions.set, self.records_name, 1)
-            self._published_any = True
         await asyncio.to_thread(self.positions.set, self.name, new_position)
         self.published += count
         self.published_types.update(types)
