@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+import threading
 import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -36,7 +37,13 @@ class MailDrop:
 
 class SmtpRelay:
     """A mail server: STARTTLS (submission, 587), implicit TLS (465) or none (a local sink),
-    and a login when configured."""
+    and a login when configured.
+
+    One connection is kept open and used for every message, as mail clients do: opening one
+    (TCP, TLS handshake, EHLO, login) costs many times the message itself. A connection the
+    server closed meanwhile (idle time-out, restart) is opened again once; any other failure
+    closes it and is raised, so that the caller tries the message again later.
+    """
 
     def __init__(
         self, host: str, port: int = 587, *, starttls: bool = True,
@@ -46,17 +53,59 @@ class SmtpRelay:
         self.host, self.port = host, port
         self.security: SmtpSecurity = security or ("starttls" if starttls else "none")
         self.username, self.password, self.timeout = username, password, timeout
+        self._context: ssl.SSLContext | None = None
+        self._smtp: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
 
     def send(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()
+        with self._lock:
+            reused = self._smtp is not None
+            try:
+                self._connection().send_message(message)
+                return
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                self.close()
+                if not reused:
+                    raise
+            except smtplib.SMTPRecipientsRefused:
+                raise  # the connection is still good: the server refused this address
+            except (OSError, smtplib.SMTPException):
+                self.close()
+                raise
+            # The kept connection had been closed by the server: once more on a new one.
+            try:
+                self._connection().send_message(message)
+            except smtplib.SMTPRecipientsRefused:
+                raise
+            except (OSError, smtplib.SMTPException):
+                self.close()
+                raise
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        if self._context is None and self.security != "none":
+            self._context = ssl.create_default_context()  # reads the system's certificates
         smtp: smtplib.SMTP
         if self.security == "tls":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context)
         else:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with smtp:
+        try:
             if self.security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._context)
             if self.username:
                 smtp.login(self.username, self.password or "")
-            smtp.send_message(message)
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return smtp

@@ -26,6 +26,7 @@ from ants_runtime.inbound import InboundEvents
 from ants_runtime.kafka import ensure_topics
 from ants_runtime.outbox import OutboxRelay
 from ants_runtime.settings import ServiceSettings
+from ants_runtime.signing import pin_producer_keys
 from ants_runtime.store import ServiceApplication, event_id_of
 from eventsourcing.domain import Aggregate, event
 
@@ -83,6 +84,8 @@ async def run(n: int) -> None:
         folder = Path(tmp)
         settings = ServiceSettings(service_name="requests", kafka_bootstrap_servers=broker.bootstrap, data_dir=folder)
         await ensure_topics(settings)
+        # The relay signs as the requests service; the consumer pins that key.
+        pin_producer_keys(folder, ["requests"], settings.producer_keys_dir)
         producer_app = Producer(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / "p.sqlite")})
         per_aggregate = 1  # one event per dossier: a backlog mixes many dossiers
         for _ in range(n // per_aggregate):
