@@ -462,16 +462,18 @@ class InboundEvents:
     # --- one batch of records ----------------------------------------------------------------
 
     async def handle_batch(self, records: list[Any]) -> None:
-        decoded: list[tuple[Any, Decoded | Exception]] = [(r, self.decode(r)) for r in records]
-        keys = [d.key if isinstance(d, Decoded) else fallback_key(r) for r, d in decoded]
+        # A record handled before (a redelivery, a topic read again) is skipped on its ce_id
+        # alone: its signature and body are checked only when it is new.
+        identities = [self.identify(r) for r in records]
+        keys = [k if isinstance(k, str) else fallback_key(r) for r, k in zip(records, identities, strict=True)]
         handled = await asyncio.to_thread(self.inbox.handled, keys)
         pending: list[tuple[Any, Decoded]] = []
-        for (record, outcome), key in zip(decoded, keys, strict=True):
+        for record, identity, key in zip(records, identities, keys, strict=True):
             if key in handled:
-                event = outcome.event if isinstance(outcome, Decoded) else None
-                self._count(record.topic, event, "duplicate")
+                self._count(record.topic, self._type_of(record), "duplicate")
                 continue  # processed, parked or dead-lettered in an earlier life
             handled.add(key)
+            outcome = identity if isinstance(identity, Exception) else self.decode(record, key)
             if isinstance(outcome, Exception):
                 await self.dead_letter(record, key, outcome)
             elif outcome.event is not None:
@@ -523,7 +525,8 @@ class InboundEvents:
                     self._count(record.topic, decoded.event, "processed")
                     await self.after_change(decoded.subject)
 
-    def decode(self, record: Any) -> Decoded | Exception:
+    def identify(self, record: Any) -> str | Exception:
+        """The record's identity (its ce_id), if its envelope is plausible."""
         headers = {k: v for k, v in record.headers or []}
         try:
             event_id = _text(headers, "ce_id")
@@ -532,7 +535,14 @@ class InboundEvents:
             sequence = _text(headers, "ce_sequence")
             if not sequence.isdigit() or not 0 < int(sequence) <= MAX_SEQUENCE:
                 raise InvalidEnvelope(f"implausible ce_sequence {sequence[:30]!r}")
-            key = f"event:{event_id}"
+        except (InvalidEnvelope, UnicodeDecodeError) as error:
+            return error
+        return f"event:{event_id}"
+
+    def decode(self, record: Any, key: str) -> Decoded | Exception:
+        """The event of a new record, once its producer's pinned key verified it."""
+        headers = {k: v for k, v in record.headers or []}
+        try:
             ce_type = _text(headers, "ce_type")
             contract = self.handled_types.get(ce_type)
             if contract is None:
@@ -545,6 +555,16 @@ class InboundEvents:
             return Decoded(key, event.subject, event)
         except (InvalidEnvelope, UnknownEventType, ValueError, UnicodeDecodeError) as error:
             return error
+
+    def _type_of(self, record: Any) -> str:
+        """The contract name a record claims (for the metrics), without decoding it."""
+        for name, value in record.headers or []:
+            if name == "ce_type":
+                try:
+                    return contract_for(value.decode()).type_name
+                except (UnknownEventType, UnicodeDecodeError):
+                    break
+        return "unknown"
 
     async def handle_event(self, record: Any, decoded: Decoded) -> None:
         assert decoded.event is not None
@@ -573,8 +593,9 @@ class InboundEvents:
             decoded.event.type_name, decoded.subject, decoded.key,
         )
 
-    def _count(self, topic: str, event: IntegrationEvent | None, outcome: str) -> None:
-        self.consumed[(topic, event.type_name if event is not None else "unknown", outcome)] += 1
+    def _count(self, topic: str, event: IntegrationEvent | str | None, outcome: str) -> None:
+        name = event if isinstance(event, str) else event.type_name if event is not None else "unknown"
+        self.consumed[(topic, name, outcome)] += 1
 
     async def apply(self, key: str, event: IntegrationEvent) -> bool:
         """Run the handler with its tracking row; conflicts rerun it, failures retry then raise."""
