@@ -118,6 +118,13 @@ class MemoryBatchTracking:
 class ServiceApplication(Application[uuid.UUID]):
     """An Application whose recorder also stores tracking records of consumed events."""
 
+    # Aggregates read lately stay in memory (eventsourcing's LRU cache) and are brought up to
+    # date with the events stored after their cached version only ("fast-forward"): a dossier
+    # read at every step is no longer replayed from its first event each time. Each read asks
+    # the store for newer events, so the cache stays right with several replicas; a read gets
+    # a copy, so a command that fails leaves the cached aggregate untouched.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "1000"}
+
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self._startup_lock: Any = None
         self.public_contract: ToContract | None = None  # set by the runtime: see _record
