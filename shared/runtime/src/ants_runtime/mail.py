@@ -8,7 +8,7 @@ import ssl
 import threading
 import uuid
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -16,7 +16,7 @@ SmtpSecurity = Literal["starttls", "tls", "none"]
 
 
 class Outbox(Protocol):
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Hand the message over for delivery; raise OSError or SMTPException on failure."""
 
 
@@ -27,7 +27,7 @@ class MailDrop:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
         descriptor = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -57,7 +57,7 @@ class SmtpRelay:
         self._smtp: smtplib.SMTP | None = None
         self._lock = threading.Lock()
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         with self._lock:
             reused = self._smtp is not None
             try:

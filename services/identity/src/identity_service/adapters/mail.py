@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import smtplib
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import format_datetime, make_msgid
 
 import structlog
@@ -24,7 +24,8 @@ class MemoryOutbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
+        assert isinstance(message, EmailMessage)  # the account mails are composed as such
         self.messages.append(message)
 
 
