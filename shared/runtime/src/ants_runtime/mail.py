@@ -59,27 +59,19 @@ class SmtpRelay:
 
     def send(self, message: Message) -> None:
         with self._lock:
-            reused = self._smtp is not None
-            try:
-                self._connection().send_message(message)
-                return
-            except (smtplib.SMTPServerDisconnected, ConnectionError):
-                self.close()
-                if not reused:
-                    raise
-            except smtplib.SMTPRecipientsRefused:
-                raise  # the connection is still good: the server refused this address
-            except (OSError, smtplib.SMTPException):
-                self.close()
-                raise
-            # The kept connection had been closed by the server: once more on a new one.
-            try:
-                self._connection().send_message(message)
-            except smtplib.SMTPRecipientsRefused:
-                raise
-            except (OSError, smtplib.SMTPException):
-                self.close()
-                raise
+            while True:
+                reused = self._smtp is not None
+                try:
+                    self._connection().send_message(message)
+                    return
+                except smtplib.SMTPRecipientsRefused:
+                    raise  # the connection is still good: the server refused this address
+                except (OSError, smtplib.SMTPException) as error:
+                    self.close()
+                    # Only a kept connection the server had closed is tried again (once: the
+                    # next one is new).
+                    if not (reused and isinstance(error, smtplib.SMTPServerDisconnected | ConnectionError)):
+                        raise
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
