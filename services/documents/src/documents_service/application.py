@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -174,7 +173,7 @@ class DocumentsApplication(ServiceApplication):
         """Have the ordered certificate made and sent; record its tracking number once it
         went out (False until then: the work list asks again). The office is idempotent by
         order number: a retry after a crash gives the same letter."""
-        dossier = await asyncio.to_thread(self._get, dossier_id)
+        dossier = await self.call(self._get, dossier_id)
         if dossier.definitive is None or dossier.definitive["status"] != "in_production":
             return True
         sent = await office.produce(PrintOrder(
@@ -186,7 +185,7 @@ class DocumentsApplication(ServiceApplication):
         ))
         if sent is None:
             return False
-        await asyncio.to_thread(self._record_dispatch, dossier_id, sent.tracking_number)
+        await self.call(self._record_dispatch, dossier_id, sent.tracking_number)
         return True
 
     @retry_on_conflict()

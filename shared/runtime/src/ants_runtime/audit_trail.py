@@ -42,6 +42,7 @@ from ants_events.ledger import (
 from ants_runtime.kafka import connection_options, fetch_ends
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.signing import trusted_producers
+from ants_runtime.store import run_in_store
 
 log = structlog.get_logger(__name__)
 
@@ -129,7 +130,7 @@ class AuditTrail:
             while not self.stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=1000)
                 for tp, records in batches.items():
-                    await asyncio.to_thread(self.keep, records)
+                    await run_in_store(self.datastore, self.keep, records)
                     self.positions[tp] = records[-1].offset + 1
                 for tp in self.partitions:
                     end = consumer.highwater(tp)

@@ -177,24 +177,24 @@ class Checkpointer:
     async def tick(self) -> None:
         if not self.leading():
             return  # another replica of this service signs and publishes
-        signed = await asyncio.to_thread(self.sign_new)
+        signed = await self.app.call(self.sign_new)
         if signed:
             log.debug("ledger.checkpoint_signed", tree_size=signed[-1].tree_size)
         if self._republish:  # the broker forgot: every checkpoint again, from the first
             self._republish = False
-            await asyncio.to_thread(self.ledger.mark_published, [], False)
+            await self.app.call(self.ledger.mark_published, [], False)
         await self.publish_pending()
 
     async def publish_pending(self) -> None:
         assert self.producer is not None
-        for message in await asyncio.to_thread(self.messages):
+        for message in await self.app.call(self.messages):
             record = checkpoint_record(message)
             headers = self.record_signer.sign(record.headers, record.key, record.value)
             await self.producer.send_and_wait(
                 record.topic, key=record.key, value=record.value,
                 headers=[(k, v.encode()) for k, v in headers.items()], partition=0,
             )
-            await asyncio.to_thread(self.ledger.mark_published, [message.tree_size])
+            await self.app.call(self.ledger.mark_published, [message.tree_size])
 
     # --- verification -------------------------------------------------------------------------
 
@@ -232,7 +232,7 @@ def install_ledger(runtime: Any, to_contract: Any) -> list[Any]:
     @get("/ledger/checkpoint", tags=["audit"], summary="The latest signed checkpoint of this "
          "service's event log, and the key that signs it")
     async def latest_checkpoint() -> dict[str, Any]:
-        kept = await asyncio.to_thread(checkpointer.ledger.checkpoints, latest=True)
+        kept = await checkpointer.app.call(checkpointer.ledger.checkpoints, latest=True)
         kept = [checkpointer._named(c) for c in kept]
         return {
             "service": checkpointer.service,
@@ -246,6 +246,6 @@ def install_ledger(runtime: Any, to_contract: Any) -> list[Any]:
          responses=error_responses(401, 403))
     async def verify(principal: Principal) -> dict[str, Any]:
         require_role(principal, *VERIFIERS)
-        return await asyncio.to_thread(checkpointer.verify)
+        return await asyncio.to_thread(checkpointer.verify)  # every stored event: off the loop
 
     return [latest_checkpoint, verify]

@@ -19,6 +19,8 @@ from typing import Any
 
 import structlog
 
+from ants_runtime.store import run_in_store
+
 log = structlog.get_logger(__name__)
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -126,8 +128,8 @@ def idempotency_middleware(
                 b"\0".join([caller, scope["method"].encode(), scope["path"].encode(), key.encode()])
             ).hexdigest()
             deadline = time.monotonic() + wait_seconds
-            while not await asyncio.to_thread(requests.begin, kept_scope):
-                found = await asyncio.to_thread(requests.answer, kept_scope)
+            while not await run_in_store(requests.datastore, requests.begin, kept_scope):
+                found = await run_in_store(requests.datastore, requests.answer, kept_scope)
                 if found:
                     status, kept_headers, body = found  # type: ignore[misc]
                     await send({"type": "http.response.start", "status": status,
@@ -166,11 +168,11 @@ async def _first(
         try:
             if finished and start:
                 kept = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"x-request-id"]
-                await asyncio.to_thread(
+                await run_in_store(requests.datastore, 
                     requests.finish, kept_scope, int(start["status"]), kept, b"".join(chunks)
                 )
             else:
-                await asyncio.to_thread(requests.abandon, kept_scope)
+                await run_in_store(requests.datastore, requests.abandon, kept_scope)
         except Exception:  # noqa: BLE001 - the answer was sent; a copy will run again
             log.warning("idempotency.not_kept", exc_info=True)
 

@@ -166,7 +166,7 @@ class InboundEvents:
             self.partitions, self.done_offsets = [], {}
             self._next_rebalance = 0.0
             self.consumer = consumer
-            self._parked_subjects = await asyncio.to_thread(self.inbox.parked_subjects)
+            self._parked_subjects = await self.app.call(self.inbox.parked_subjects)
             await self.retry_parked()
             while not self.stopping.is_set():
                 await self._rebalance(consumer)
@@ -236,7 +236,7 @@ class InboundEvents:
             return
         kept = {tp: self.done_offsets[tp] for tp in held if tp in self.done_offsets}
         new = [tp for tp in held if tp not in kept]
-        hints = await asyncio.to_thread(self.offsets.get_all) if new and self.offsets else {}
+        hints = await self.app.call(self.offsets.get_all) if new and self.offsets else {}
         consumer.assign(held)
         for tp in held:
             if tp not in kept:  # what this replica saw when it held it before is stale
@@ -281,7 +281,7 @@ class InboundEvents:
             return
         self._last_hints = time.monotonic()
         try:
-            await asyncio.to_thread(self.offsets.set_many, changed)
+            await self.app.call(self.offsets.set_many, changed)
         except Exception:  # noqa: BLE001 - a hint: the next save will do
             log.warning("consumer.hints_unsaved", exc_info=True)
             return
@@ -311,7 +311,7 @@ class InboundEvents:
         (fresh when they are idle: they save them then)."""
         if self.offsets is None or not self.coordinator.replicated:
             return
-        saved = await asyncio.to_thread(self.offsets.get_all)
+        saved = await self.app.call(self.offsets.get_all)
         for tp in self.all_partitions:
             if tp not in self.partitions and (tp.topic, tp.partition) in saved:
                 self.remote_done[tp] = max(self.remote_done.get(tp, 0), saved[(tp.topic, tp.partition)][0])
@@ -466,7 +466,7 @@ class InboundEvents:
         # alone: its signature and body are checked only when it is new.
         identities = [self.identify(r) for r in records]
         keys = [k if isinstance(k, str) else fallback_key(r) for r, k in zip(records, identities, strict=True)]
-        handled = await asyncio.to_thread(self.inbox.handled, keys)
+        handled = await self.app.call(self.inbox.handled, keys)
         pending: list[tuple[Any, Decoded]] = []
         for record, identity, key in zip(records, identities, keys, strict=True):
             if key in handled:
@@ -506,7 +506,7 @@ class InboundEvents:
             for (_, d), span in zip(group, spans, strict=True)
         ]
         try:
-            outcomes = await asyncio.to_thread(self.app.process_batch, items, NotReady)
+            outcomes = await self.app.call(self.app.process_batch, items, NotReady)
         except Exception:  # noqa: BLE001 - nothing was stored: one by one, with retries
             for span in spans:
                 tracing.outcome(span, "retried_alone")
@@ -604,7 +604,7 @@ class InboundEvents:
         failures = conflicts = 0
         while True:
             try:
-                done = await asyncio.to_thread(self.app.process, tracking, lambda: handler(event))
+                done = await self.app.call(self.app.process, tracking, lambda: handler(event))
             except NotReady:
                 raise
             except IntegrityError:
@@ -637,7 +637,7 @@ class InboundEvents:
     ) -> None:
         parked = ParkedRecord(decoded.key, decoded.subject, topic, headers, value, str(reason))
         self._count(topic, decoded.event, "parked")
-        await asyncio.to_thread(self.inbox.park, parked)
+        await self.app.call(self.inbox.park, parked)
         self._parked_subjects.add(decoded.subject)
         log.info("event.parked", subject=decoded.subject, reason=str(reason))
         # Another partition may have changed the subject while this one was parking.
@@ -650,7 +650,7 @@ class InboundEvents:
         progress = True
         while progress:
             progress = False
-            for parked in await asyncio.to_thread(self.inbox.parked, subject):
+            for parked in await self.app.call(self.inbox.parked, subject):
                 event = from_record(parked.headers, parked.value)
                 with tracing.handling(
                     self.settings.service_name, parked.topic, parked.headers, event, parked.key
@@ -666,13 +666,13 @@ class InboundEvents:
                             parked.key, parked.topic, 0, -1, parked.subject.encode(),
                             parked.headers, parked.value, error,
                         )
-                        await asyncio.to_thread(self.inbox.unpark, parked.key)
+                        await self.app.call(self.inbox.unpark, parked.key)
                         continue
                     tracing.outcome(span, "processed" if done else "duplicate")
-                await asyncio.to_thread(self.inbox.unpark, parked.key)
+                await self.app.call(self.inbox.unpark, parked.key)
                 log.info("event.unparked", subject=parked.subject, applied=done)
                 progress = progress or done
-        if subject is not None and not await asyncio.to_thread(self.inbox.parked, subject):
+        if subject is not None and not await self.app.call(self.inbox.parked, subject):
             self._parked_subjects.discard(subject)
 
     # --- dead letters ---------------------------------------------------------------------
@@ -693,7 +693,7 @@ class InboundEvents:
         self.consumed[(topic, contract.type_name if contract else "unknown", "dead_lettered")] += 1
         log.error("event.dead_lettered", topic=topic, partition=partition, offset=offset,
                   error=reason)
-        await asyncio.to_thread(
+        await self.app.call(
             self.inbox.keep_dead_letter, key, topic, partition, offset, reason, headers, value
         )
         if self.dead_letters is None:

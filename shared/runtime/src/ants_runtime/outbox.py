@@ -135,7 +135,7 @@ class OutboxRelay:
             await self._probe.stop()
 
     async def run(self) -> None:
-        self.recorded = max(self.recorded, await asyncio.to_thread(self.app.max_notification_id))
+        self.recorded = max(self.recorded, await self.app.call(self.app.max_notification_id))
         starting = True
         while not self.stopping.is_set():
             try:
@@ -143,7 +143,7 @@ class OutboxRelay:
                     starting, self.settled = True, False
                     continue
                 if starting:
-                    self.position = await asyncio.to_thread(self.positions.get, self.name)
+                    self.position = await self.app.call(self.positions.get, self.name)
                     # An empty topic after events were stored: the broker forgot (for a store
                     # whose events are all private, nothing was lost, but the checkpoints it
                     # published on their shared topic were: they go out again).
@@ -154,7 +154,7 @@ class OutboxRelay:
                 self.position = await self.publish_after(self.position)
                 await self._check_broker()
                 if self._reset:
-                    await asyncio.to_thread(self.positions.set, self.name, 0)
+                    await self.app.call(self.positions.set, self.name, 0)
                     self._reset = False
             except asyncio.CancelledError:
                 raise
@@ -196,7 +196,7 @@ class OutboxRelay:
                 self._succeeded(position)
 
     async def publish_after(self, position: int) -> int:
-        notifications = await asyncio.to_thread(
+        notifications = await self.app.call(
             self.app.recorder.select_notifications, position + 1, self.batch_size
         )
         if not notifications:
@@ -248,7 +248,7 @@ class OutboxRelay:
             self._acked[metadata.partition] = metadata.offset + records - 1
         self._last_ids.update(last_ids)
         new_position = notifications[-1].id
-        await asyncio.to_thread(self.positions.set, self.name, new_position)
+        await self.app.call(self.positions.set, self.name, new_position)
         self.published += count
         self.published_types.update(types)
         self.recorded = max(self.recorded, new_position)
@@ -275,7 +275,7 @@ class OutboxRelay:
                 # This replica may have taken the relay meanwhile: it then publishes what is
                 # waited for, and the loop waits for that until the deadline.
                 if not self.active:
-                    saved = await asyncio.to_thread(self.positions.get, self.name)
+                    saved = await self.app.call(self.positions.get, self.name)
                     if saved > self.position:
                         self._succeeded(saved)
         return True

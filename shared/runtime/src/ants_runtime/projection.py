@@ -107,13 +107,13 @@ class Projector(Generic[C]):
             self._loop = None
 
     async def run(self) -> None:
-        saved = await asyncio.to_thread(self.read_model.position)
+        saved = await self.app.call(self.read_model.position)
         self.position = max(self.position, saved)
         log.info("projection.started", read_model=self.read_model.name, position=self.position)
         while not self.stopping.is_set():
             self._wake.clear()  # before reading: a wake during the read is kept for the next turn
             try:
-                position = await asyncio.to_thread(self.project_after, self.position)
+                position = await self.app.call(self.project_after, self.position)
             except Exception as error:  # noqa: BLE001 - keep following whatever happens
                 name = self.read_model.name
                 self.problem = f"read model {name} stopped at {self.position}: {error!r}"[:300]
@@ -152,7 +152,7 @@ class Projector(Generic[C]):
 
     async def caught_up(self, timeout: float) -> bool:
         """True once everything stored before this call is in the read model."""
-        stored = await asyncio.to_thread(self.app.max_notification_id)
+        stored = await self.app.call(self.app.max_notification_id)
         return await self.wait_for(stored, timeout)
 
 

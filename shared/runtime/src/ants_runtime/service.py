@@ -184,7 +184,7 @@ class ServiceRuntime:
                 await asyncio.sleep(1.0)
 
     async def store_reachable(self) -> bool:
-        await asyncio.to_thread(self.app.max_notification_id)
+        await self.app.call(self.app.max_notification_id)
         return True
 
     async def broker_reachable(self) -> bool:
@@ -226,7 +226,7 @@ class ServiceRuntime:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.propagation_wait_seconds
         with self.changes.waiter(subject) as changed:
-            if await asyncio.to_thread(check):
+            if await self.app.call(check):
                 return True
             try:
                 await self.inbound.load_remote_progress()
@@ -250,11 +250,11 @@ class ServiceRuntime:
                 )
                 for task in pending:
                     task.cancel()
-                if woken in done and woken.result() and await asyncio.to_thread(check):
+                if woken in done and woken.result() and await self.app.call(check):
                     return True
                 if self.coordinator.replicated and not self.inbound.reached(ends):
                     await self.inbound.load_remote_progress()
-            return await asyncio.to_thread(check)
+            return await self.app.call(check)
 
     async def wait_for_change(
         self, subject: Any, load: Callable[[], T], until: Callable[[T], bool], timeout: float
@@ -263,7 +263,7 @@ class ServiceRuntime:
         deadline = asyncio.get_running_loop().time() + timeout
         with self.changes.waiter(subject) as changed:
             while True:
-                found = await asyncio.to_thread(load)
+                found = await self.app.call(load)
                 remaining = deadline - asyncio.get_running_loop().time()
                 if until(found) or remaining <= 0:
                     return found
@@ -300,7 +300,7 @@ class ServiceRuntime:
             # Another replica may have stored what this answer shows, and not told us yet: a
             # read, or a write refused because of it (a retry of a submission stored by a
             # replica killed before its events were published answers 409 only once they are).
-            target = max(target, await asyncio.to_thread(self.app.max_notification_id))
+            target = max(target, await self.app.call(self.app.max_notification_id))
         if target > relay.position:
             timeout = self.publish_wait_seconds if write else self.read_publish_wait_seconds
             await relay.wait_published(target, timeout)

@@ -91,7 +91,7 @@ class WorkList:
 
     async def work_once(self) -> float:
         """Work every open item that is due; the seconds until the next one is."""
-        await asyncio.to_thread(self.catch_up)
+        await self.app.call(self.catch_up)
         in_a_row = 0
         for item in list(self.open):
             tries, due = self.retries.get(item, (0, 0.0))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -72,7 +71,7 @@ class ReviewsController(Controller):
         )] = None,
     ) -> list[dict[str, Any]]:
         reader(principal)
-        rows = await asyncio.to_thread(cert.reviews, status, kind)
+        rows = await cert.call(cert.reviews, status, kind)
         return [{**row, "kind_label": DOCUMENT_LABELS.get(row["kind"])} for row in rows]
 
     @get(
@@ -83,7 +82,7 @@ class ReviewsController(Controller):
         self, review_id: UUID, principal: Principal, cert: CertApplication
     ) -> dict[str, Any]:
         reader(principal)
-        return review_view(await asyncio.to_thread(cert.review_file, review_id))
+        return review_view(await cert.call(cert.review_file, review_id))
 
     @post(
         "/{review_id:uuid}/claim", status_code=200, summary="Take the review",
@@ -92,8 +91,8 @@ class ReviewsController(Controller):
     async def claim(
         self, review_id: UUID, principal: Principal, cert: CertApplication
     ) -> dict[str, Any]:
-        await asyncio.to_thread(cert.claim, review_id, agent(principal))
-        return review_view(await asyncio.to_thread(cert.review_file, review_id))
+        await cert.call(cert.claim, review_id, agent(principal))
+        return review_view(await cert.call(cert.review_file, review_id))
 
     @post(
         "/{review_id:uuid}/reject", status_code=200, summary="Reject the document, with a note",
@@ -102,8 +101,8 @@ class ReviewsController(Controller):
     async def reject(
         self, review_id: UUID, data: Rejection, principal: Principal, cert: CertApplication
     ) -> dict[str, Any]:
-        await asyncio.to_thread(cert.reject, review_id, agent(principal), data.reason, data.note)
-        return review_view(await asyncio.to_thread(cert.review_file, review_id))
+        await cert.call(cert.reject, review_id, agent(principal), data.reason, data.note)
+        return review_view(await cert.call(cert.review_file, review_id))
 
     @post(
         "/{review_id:uuid}/accept", status_code=200, summary="Accept the document",
@@ -114,8 +113,8 @@ class ReviewsController(Controller):
         data: Acceptance | None = None,
     ) -> dict[str, Any]:
         note = data.note if data else ""
-        await asyncio.to_thread(cert.accept, review_id, agent(principal), note)
-        return review_view(await asyncio.to_thread(cert.review_file, review_id))
+        await cert.call(cert.accept, review_id, agent(principal), note)
+        return review_view(await cert.call(cert.review_file, review_id))
 
     @post(
         "/{review_id:uuid}/messages", summary="Write to the citizen about the dossier",
@@ -125,4 +124,4 @@ class ReviewsController(Controller):
         self, review_id: UUID, data: AgentMessage, principal: Principal, cert: CertApplication
     ) -> dict[str, Any]:
         author = agent(principal)
-        return await asyncio.to_thread(cert.post_agent_message, review_id, author, data.text)
+        return await cert.call(cert.post_agent_message, review_id, author, data.text)

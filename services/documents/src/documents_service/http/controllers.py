@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -147,7 +146,7 @@ class DossierDocumentsController(Controller):
     async def list_documents(
         self, dossier_id: UUID, principal: Principal, documents: DocumentsApplication
     ) -> list[DocumentView]:
-        found = await asyncio.to_thread(documents.documents_of, dossier_id, reader_of(principal))
+        found = await documents.call(documents.documents_of, dossier_id, reader_of(principal))
         return [view_of(d) for d in found]
 
     @post(
@@ -172,13 +171,13 @@ class DossierDocumentsController(Controller):
         # Who sends it and whether the dossier takes documents, before a byte of the body:
         # a stranger's or a cancelled dossier's upload is refused unread.
         await runtime.wait_for_fact(dossier_id, lambda: documents.knows(dossier_id))
-        await asyncio.to_thread(documents.check_may_upload, dossier_id, principal.account_id)
+        await documents.call(documents.check_may_upload, dossier_id, principal.account_id)
         async with streamed_upload(request, documents.max_upload_bytes) as upload:
             kind = (upload.fields.get("kind") or THEFT_DECLARATION).strip()
             content = upload.content()
         documents.check_document(kind, content)  # input before the kind's state
         await runtime.wait_for_fact(dossier_id, lambda: documents.awaits(dossier_id, kind))
-        document = await asyncio.to_thread(
+        document = await documents.call(
             documents.upload_document, dossier_id, principal.account_id, kind, content
         )
         return DeclarationReceived(UUID(document["document_id"]), document["sha256"], kind)
@@ -198,7 +197,7 @@ class DocumentsController(Controller):
     async def download(
         self, document_id: UUID, principal: Principal, documents: DocumentsApplication
     ) -> Response[bytes]:
-        document, content = await asyncio.to_thread(
+        document, content = await documents.call(
             documents.open_document, document_id, reader_of(principal)
         )
         return Response(
@@ -231,7 +230,7 @@ class VerificationController(Controller):
             ["application/json", "text/html"], default="application/json"
         ) == "text/html"
         try:
-            found = await asyncio.to_thread(documents.verify, certificate_number)
+            found = await documents.call(documents.verify, certificate_number)
         except CertificateNotFound as error:
             if wants_html:
                 return pages.html(pages.unknown_certificate(), 404)

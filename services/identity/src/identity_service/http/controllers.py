@@ -116,7 +116,7 @@ class AccountsController(Controller):
     async def register(
         self, data: NewAccount, identity: IdentityApplication, client_address: str | None,
     ) -> RegistrationReceived:
-        await asyncio.to_thread(
+        await asyncio.to_thread(  # a password hash: tens of ms, off the loop
             identity.register, data.email, data.password, data.given_name, data.family_name,
             client_address,
         )
@@ -133,7 +133,7 @@ class AccountsController(Controller):
         self, data: Credentials, identity: IdentityApplication, issuer: TokenIssuer,
         client_address: str | None,
     ) -> Session:
-        account = await asyncio.to_thread(
+        account = await asyncio.to_thread(  # a password hash: tens of ms, off the loop
             identity.authenticate, data.email, data.password, client_address
         )
         return Session(access_token=issuer.issue(principal_of(account)), expires_in=issuer.ttl_seconds)
@@ -152,7 +152,7 @@ async def verified_claims(
     """What the provider vouches for, once this answer matches a sign-in identity started."""
     if provider is None:
         raise ProviderUnavailable("not configured")
-    sign_in = await asyncio.to_thread(identity.use_sign_in, data.state)
+    sign_in = await identity.call(identity.use_sign_in, data.state)
     try:
         return await provider.verified_claims(data.code, sign_in.nonce, sign_in.code_verifier)
     except IdentityNotVerified as error:
@@ -184,7 +184,7 @@ class IdentityProviderController(Controller):
         if provider is None:
             raise ProviderUnavailable("not configured")
         request = await provider.authorization_request()
-        await asyncio.to_thread(
+        await identity.call(
             identity.begin_sign_in, request.state, request.nonce, request.code_verifier,
             provider.redirect_uri,
         )
@@ -205,7 +205,7 @@ class IdentityProviderController(Controller):
         provider: OpenIDProvider | None, issuer: TokenIssuer,
     ) -> Session:
         claims = await verified_claims(data, identity, provider)
-        account = await asyncio.to_thread(identity.sign_in_verified, claims)
+        account = await identity.call(identity.sign_in_verified, claims)
         return Session(access_token=issuer.issue(principal_of(account)), expires_in=issuer.ttl_seconds)
 
     @post(
@@ -224,5 +224,5 @@ class IdentityProviderController(Controller):
         provider: OpenIDProvider | None, issuer: TokenIssuer,
     ) -> Session:
         claims = await verified_claims(data, identity, provider)
-        account = await asyncio.to_thread(identity.link_verified, principal.account_id, claims)
+        account = await identity.call(identity.link_verified, principal.account_id, claims)
         return Session(access_token=issuer.issue(principal_of(account)), expires_in=issuer.ttl_seconds)

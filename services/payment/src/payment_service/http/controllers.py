@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 from uuid import UUID
 
@@ -135,7 +134,7 @@ class PaymentsController(Controller):
         structlog.contextvars.bind_contextvars(dossier_id=str(data.dossier_id))
         payments.check_card(data.card_number, data.expiry, data.cvv)  # input before state
         await runtime.wait_for_fact(data.dossier_id, lambda: payments.knows(data.dossier_id))
-        payment, created = await asyncio.to_thread(
+        payment, created = await payments.call(
             payments.authorise_payment, principal.account_id, data.dossier_id, data.card_number,
             data.expiry, data.cvv, idempotency_key,
         )
@@ -154,7 +153,7 @@ class PaymentsController(Controller):
     async def record(
         self, payment_id: UUID, principal: Principal, payments: PaymentApplication
     ) -> PaymentView:
-        recorded = await asyncio.to_thread(
+        recorded = await payments.call(
             payments.record_payment, principal.account_id, payment_id
         )
         return payment_view(recorded)
@@ -166,7 +165,7 @@ class PaymentsController(Controller):
     async def show(
         self, payment_id: UUID, principal: Principal, payments: PaymentApplication
     ) -> PaymentView:
-        found = await asyncio.to_thread(payments.get_payment, principal.account_id, payment_id)
+        found = await payments.call(payments.get_payment, principal.account_id, payment_id)
         return payment_view(found)
 
     @get(
@@ -179,7 +178,7 @@ class PaymentsController(Controller):
         runtime: ServiceRuntime,
     ) -> DossierView:
         await runtime.wait_for_fact(dossier_id, lambda: payments.knows(dossier_id))
-        found = await asyncio.to_thread(payments.get_dossier, principal.account_id, dossier_id)
+        found = await payments.call(payments.get_dossier, principal.account_id, dossier_id)
         return dossier_view(found)
 
 

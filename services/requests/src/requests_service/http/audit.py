@@ -44,10 +44,10 @@ class AuditController(Controller):
         trail: AuditTrail,
     ) -> list[dict[str, Any]]:
         require_role(principal, AUDITOR)
-        await asyncio.to_thread(requests.get_dossier, dossier_id)
+        await requests.call(requests.get_dossier, dossier_id)
         await trail.caught_up(CATCH_UP_SECONDS)
-        entries = await asyncio.to_thread(trail.history, str(dossier_id))
-        versions = await asyncio.to_thread(stream_versions, requests, dossier_id)
+        entries = await requests.call(trail.history, str(dossier_id))
+        versions = await requests.call(stream_versions, requests, dossier_id)
         for entry in entries:
             if entry["service"] == "requests":
                 entry["stream_version"] = versions.get(entry["event_id"])
@@ -65,7 +65,7 @@ class AuditController(Controller):
         as_of: Annotated[datetime | None, Parameter(description="ISO 8601 instant")] = None,
     ) -> dict[str, Any]:
         require_role(principal, AUDITOR)
-        dossier = await asyncio.to_thread(dossier_as_of, requests, dossier_id, as_of_version, as_of)
+        dossier = await requests.call(dossier_as_of, requests, dossier_id, as_of_version, as_of)
         return dossier_view(dossier, requests)
 
     @get(
@@ -80,13 +80,13 @@ class AuditController(Controller):
         trail: AuditTrail, runtime: ServiceRuntime,
     ) -> dict[str, Any]:
         require_role(principal, AUDITOR)
-        await asyncio.to_thread(requests.get_dossier, dossier_id)
+        await requests.call(requests.get_dossier, dossier_id)
         await trail.caught_up(CATCH_UP_SECONDS)
         deadline = time.monotonic() + COVERAGE_WAIT_SECONDS  # checkpoints come every few s
-        while await asyncio.to_thread(trail.uncovered, str(dossier_id)):
+        while await requests.call(trail.uncovered, str(dossier_id)):
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
             await trail.caught_up(CATCH_UP_SECONDS)
         signer = runtime.checkpointer.signer  # type: ignore[attr-defined]
-        return await asyncio.to_thread(trail.bundle, str(dossier_id), signer, "requests")
+        return await requests.call(trail.bundle, str(dossier_id), signer, "requests")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -99,7 +98,7 @@ class DossiersController(Controller):
     ) -> dict[str, Any]:
         require_role(principal, "citizen")
         verified = require_verified_identity(principal)
-        dossier = await asyncio.to_thread(
+        dossier = await requests.call(
             requests.start, principal.account_id, verified.given_name, verified.family_name,
             data.reason, data.person, data.special_case, data.plate, verified.birthdate,
         )
@@ -138,7 +137,7 @@ class DossiersController(Controller):
         older_than, newer_than = decode_cursor(cursor)
         if not await dossier_list.caught_up(LIST_WAIT_SECONDS):
             raise ListBeingUpdated()
-        page = await asyncio.to_thread(
+        page = await requests.call(
             requests.dossiers_page, principal.account_id, all, limit, older_than, newer_than
         )
         query = {"all": "true", "limit": limit} if all else {"limit": limit}
@@ -160,7 +159,7 @@ class DossiersController(Controller):
         wait_version: Annotated[int | None, Parameter(ge=0)] = None,
         timeout: Annotated[float, Parameter(gt=0, le=60)] = 10.0,
     ) -> dict[str, Any]:
-        dossier = await asyncio.to_thread(requests.get_dossier, dossier_id)
+        dossier = await requests.call(requests.get_dossier, dossier_id)
         check_reader(dossier, principal)
         if wait_version is not None and dossier.version <= wait_version:
             dossier = await runtime.wait_for_change(
@@ -178,7 +177,7 @@ class DossiersController(Controller):
         requests: RequestsApplication,
     ) -> dict[str, Any]:
         await self._owned(requests, dossier_id, principal)
-        dossier = await asyncio.to_thread(
+        dossier = await requests.call(
             requests.declare, dossier_id, data.sworn_statement, data.legal_terms
         )
         return dossier_view(dossier, requests)
@@ -191,7 +190,7 @@ class DossiersController(Controller):
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication
     ) -> dict[str, Any]:
         await self._owned(requests, dossier_id, principal)
-        dossier = await asyncio.to_thread(requests.submit, dossier_id)
+        dossier = await requests.call(requests.submit, dossier_id)
         return dossier_view(dossier, requests)
 
     @post(
@@ -202,7 +201,7 @@ class DossiersController(Controller):
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication
     ) -> dict[str, Any]:
         await self._owned(requests, dossier_id, principal)
-        dossier = await asyncio.to_thread(requests.cancel, dossier_id)
+        dossier = await requests.call(requests.cancel, dossier_id)
         return dossier_view(dossier, requests)
 
     @get(
@@ -212,9 +211,9 @@ class DossiersController(Controller):
     async def history(
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication
     ) -> list[dict[str, Any]]:
-        dossier = await asyncio.to_thread(requests.get_dossier, dossier_id)
+        dossier = await requests.call(requests.get_dossier, dossier_id)
         check_reader(dossier, principal)
-        return history_view(await asyncio.to_thread(requests.history, dossier_id))
+        return history_view(await requests.call(requests.history, dossier_id))
 
     @get(
         "/{dossier_id:uuid}/messages", summary="The thread between the citizen and the CERT",
@@ -223,7 +222,7 @@ class DossiersController(Controller):
     async def messages(
         self, dossier_id: UUID, principal: Principal, requests: RequestsApplication
     ) -> list[dict[str, Any]]:
-        dossier = await asyncio.to_thread(requests.get_dossier, dossier_id)
+        dossier = await requests.call(requests.get_dossier, dossier_id)
         check_reader(dossier, principal)
         return dossier.messages
 
@@ -243,14 +242,14 @@ class DossiersController(Controller):
             await runtime.wait_for_fact(
                 dossier_id, lambda: requests.has_document(dossier_id, document_id)
             )
-        return await asyncio.to_thread(
+        return await requests.call(
             requests.post_citizen_message, dossier_id, principal.account_id, data.text,
             data.document_id,
         )
 
     @staticmethod
     async def _owned(requests: RequestsApplication, dossier_id: UUID, principal: Principal) -> None:
-        dossier = await asyncio.to_thread(requests.get_dossier, dossier_id)
+        dossier = await requests.call(requests.get_dossier, dossier_id)
         check_owner(dossier, principal)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from typing import Annotated, Any
 
@@ -32,7 +31,7 @@ class SituationController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
     ) -> dict[str, Any]:
         require_role(principal, "citizen")
-        vehicles, more = await asyncio.to_thread(
+        vehicles, more = await requests.call(
             requests.vehicles_held, principal.given_name, principal.family_name, limit
         )
         return {
@@ -71,7 +70,7 @@ class SituationController(Controller):
             url = f"{situation_base_url}/verification/situations/{number}"
             return situation_renderer.render(vehicle, number, issued_at, url)
 
-        issued = await asyncio.to_thread(functools.partial(
+        issued = await requests.call(functools.partial(
             requests.issue_situation, principal.account_id, principal.given_name,
             principal.family_name, plate, render,
         ))
@@ -92,7 +91,7 @@ class SituationController(Controller):
     async def verify(
         self, number: Annotated[str, Parameter(max_length=40)], requests: RequestsApplication
     ) -> Response[dict[str, Any]]:
-        found = await asyncio.to_thread(requests.situation, number)
+        found = await requests.call(requests.situation, number)
         if found is None:
             return error_body(
                 404, "Aucun certificat de situation administrative ne porte ce numéro."
