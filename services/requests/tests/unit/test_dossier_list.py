@@ -209,6 +209,9 @@ class HeldBack:
 
 async def test_a_reader_is_answered_once_the_list_holds_what_was_stored_before() -> None:
     app = in_memory()
+    # As on PostgreSQL, where the save runs on a worker thread while the loop serves readers
+    # (an embedded store saves on the loop: no reader comes in between).
+    app.call = lambda operation, *args, **kwargs: asyncio.to_thread(operation, *args, **kwargs)  # type: ignore[method-assign, assignment]
     fleet = uuid4()
     held = HeldBack(app.dossier_list)
     projector = Projector(app, held)
