@@ -64,6 +64,7 @@ class ServiceSettings(BaseSettings):
             "PERSISTENCE_MODULE": self.persistence_module,
             "SQLITE_DBNAME": str(self.service_dir / "events.sqlite"),
             "SQLITE_LOCK_TIMEOUT": "10",
+            "SQLITE_SYNCHRONOUS": "NORMAL",  # see store.sync_commits
             "POSTGRES_DBNAME": f"ants_{self.service_name}",
             "POSTGRES_HOST": "127.0.0.1",
             "POSTGRES_PORT": "5432",

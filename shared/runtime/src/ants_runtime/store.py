@@ -90,6 +90,31 @@ def retry_on_conflict(attempts: int = 8) -> Callable[[Callable[P, R]], Callable[
     return decorate
 
 
+SQLITE_SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
+
+
+def sync_commits(datastore: SQLiteDatastore, mode: str) -> None:
+    """How SQLite commits reach the disk, on every connection the store opens.
+
+    FULL (SQLite's default) flushes the write-ahead log to the disk at each commit: 0.3 ms
+    of wall time and 0.1 ms of CPU here, dozens of times per dossier. NORMAL flushes it at
+    checkpoints only: a commit survives the process being killed (the operating system
+    holds it), and a power loss may take back the last transactions, as a restore from
+    backup does (which the system is built to survive: see event_id_of)."""
+    mode = mode.upper()
+    if mode not in SQLITE_SYNC_MODES:
+        raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {sorted(SQLITE_SYNC_MODES)}, not {mode!r}")
+    pool = datastore.pool
+    create = pool._create_connection
+
+    def create_connection() -> Any:
+        connection = create()
+        connection._sqlite_conn.execute(f"PRAGMA synchronous={mode}")
+        return connection
+
+    pool._create_connection = create_connection  # type: ignore[method-assign]
+
+
 async def run_in_store(
     datastore: Any, operation: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
 ) -> R:
@@ -156,6 +181,9 @@ class ServiceApplication(Application[uuid.UUID]):
 
     def construct_recorder(self) -> ProcessRecorder:
         self._lock_schema()
+        datastore = getattr(self.factory, "datastore", None)
+        if isinstance(datastore, SQLiteDatastore):
+            sync_commits(datastore, self.env.get("SQLITE_SYNCHRONOUS") or "FULL")
         recorder = self.factory.process_recorder()
         base = type(recorder)
         if not hasattr(recorder, "datastore"):
