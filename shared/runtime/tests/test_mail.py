@@ -1,5 +1,6 @@
-"""The SMTP relay against a real mail server (aiosmtpd): one kept connection for many
-messages, a new one when the server closed it, and a clear failure when it is away."""
+"""The SMTP relays (from a thread, from the event loop) against a real mail server
+(aiosmtpd): one kept connection for many messages, a new one when the server closed it,
+and a clear failure when it is away."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
+import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 
-from ants_runtime.mail import SmtpRelay
+from ants_runtime.mail import AsyncSmtpRelay, RecipientRefused, SmtpRelay
 from ants_stack.stack import free_port
 
 
@@ -82,4 +84,36 @@ def test_messages_share_one_connection_and_a_closed_one_is_opened_again(port: in
         assert [s for _, s in received.messages] == ["un 0", "un 1", "un 2", "deux", "trois", "quatre"]
     finally:
         relay.close()
+        server.stop()
+
+
+async def test_the_event_loop_relay_keeps_its_connection_and_tells_a_refused_address(port: int) -> None:
+    received = Received()
+    server = serve(received, port)
+    relay = AsyncSmtpRelay("127.0.0.1", port, security="none")
+    try:
+        for n in range(3):
+            await relay.deliver(letter(f"un {n}"))
+        assert [s for _, s in received.messages] == ["un 0", "un 1", "un 2"]
+        assert len({c for c, _ in received.messages}) == 1
+
+        server.stop()  # a restart: the kept connection is dead, the next message still goes
+        server = serve(received, port)
+        await relay.deliver(letter("deux"))
+        assert received.messages[-1][1] == "deux"
+        assert received.messages[-1][0] != received.messages[0][0]
+
+        with pytest.raises(RecipientRefused):
+            await relay.deliver(letter("refusé", to="nobody@example.fr"))
+        await relay.deliver(letter("trois"))
+        assert received.messages[-1] == (received.messages[-2][0], "trois")
+
+        server.stop()  # away: the failure is raised, the caller tries again later
+        with pytest.raises((OSError, aiosmtplib.SMTPException)):
+            await relay.deliver(letter("perdu"))
+        server = serve(received, port)
+        await relay.deliver(letter("quatre"))
+        assert [s for _, s in received.messages] == ["un 0", "un 1", "un 2", "deux", "trois", "quatre"]
+    finally:
+        await relay.close()
         server.stop()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from uuid import UUID
 
 from litestar import Litestar
 
-from ants_runtime.mail import MailDrop, Outbox, SmtpRelay
+from ants_runtime.mail import AsyncOutbox, AsyncSmtpRelay, MailDrop
 from ants_runtime.sealed import Opener
 from ants_runtime.service import ServiceRuntime, serve
 from ants_runtime.worklist import WorkList
@@ -17,9 +15,9 @@ from notifications_service.integration import inbound
 from notifications_service.settings import Settings, get_settings
 
 
-def outbox_of(settings: Settings) -> Outbox:
+def outbox_of(settings: Settings) -> AsyncOutbox:
     if settings.notifications_smtp_host:
-        return SmtpRelay(
+        return AsyncSmtpRelay(
             settings.notifications_smtp_host, settings.notifications_smtp_port,
             security=settings.notifications_smtp_security,
             username=settings.notifications_smtp_username,
@@ -45,11 +43,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     runtime = ServiceRuntime(settings, notifications, lambda _event: None)
     inbound.register(runtime.inbound, notifications)
 
-    async def send(mail_id: UUID) -> bool:
-        return await asyncio.to_thread(notifications.send, mail_id)
-
     runtime.also_run(WorkList(
-        notifications, "mail-sender", opened=Mail.QUEUED, closed=Mail.SENT, work=send,
+        notifications, "mail-sender", opened=Mail.QUEUED, closed=Mail.SENT, work=notifications.send,
         coordinator=runtime.coordinator, max_wait=settings.notifications_retry_max_seconds,
     ))
     return runtime.http_app(

@@ -4,7 +4,6 @@ send the queue."""
 from __future__ import annotations
 
 import re
-import smtplib
 from datetime import UTC, datetime
 from email.charset import QP, Charset
 from email.header import Header
@@ -19,7 +18,7 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError
 
 from ants_runtime.inbound import NotReady
-from ants_runtime.mail import Outbox
+from ants_runtime.mail import AsyncOutbox, RecipientRefused
 from ants_runtime.sealed import Opener, SealError
 from ants_runtime.store import ServiceApplication, retry_on_conflict
 from notifications_service import wording
@@ -45,7 +44,7 @@ class NotificationsApplication(ServiceApplication):
     name = "notifications"
 
     def __init__(
-        self, env: dict[str, str] | None = None, *, outbox: Outbox | None = None,
+        self, env: dict[str, str] | None = None, *, outbox: AsyncOutbox | None = None,
         opener: Opener | None = None, portal_url: str = "http://127.0.0.1:8000",
         sender: str = "ne-pas-repondre@ants.example",
     ) -> None:
@@ -99,9 +98,27 @@ class NotificationsApplication(ServiceApplication):
 
     # --- the queue --------------------------------------------------------------------------
 
-    def send(self, mail_id: UUID) -> bool:
+    async def send(self, mail_id: UUID) -> bool:
         """Send one queued mail. True once it is settled (sent, or undeliverable); False when
         its recipient's address is not known yet; raises when the mail server fails."""
+        prepared = await self.call(self.prepare, mail_id)
+        if isinstance(prepared, bool):
+            return prepared
+        assert self.outbox is not None
+        mail_notice = prepared["X-Ants-Notice"]
+        try:
+            await self.outbox.deliver(prepared)
+        except RecipientRefused:
+            log.warning("mail.refused", mail_id=str(mail_id), notice=mail_notice)
+            await self.call(self._settle, mail_id, True)
+            return True
+        await self.call(self._settle, mail_id)
+        log.info("mail.sent", mail_id=str(mail_id), notice=mail_notice)
+        return True
+
+    def prepare(self, mail_id: UUID) -> Message | bool:
+        """The message of a queued mail, ready to go; True when there is nothing to send (it
+        went out, or cannot reach anyone); False while its recipient's address is unknown."""
         mail: Mail = self.repository.get(mail_id)
         if mail.outcome is not None:
             return True
@@ -118,17 +135,7 @@ class NotificationsApplication(ServiceApplication):
             log.warning("mail.undeliverable", mail_id=str(mail_id), notice=mail.notice)
             self._settle(mail_id, undeliverable=True)
             return True
-        message = self.compose(mail, dossier.dossier_number, address)
-        assert self.outbox is not None
-        try:
-            self.outbox.send(message)
-        except smtplib.SMTPRecipientsRefused:
-            log.warning("mail.refused", mail_id=str(mail_id), notice=mail.notice)
-            self._settle(mail_id, undeliverable=True)
-            return True
-        self._settle(mail_id)
-        log.info("mail.sent", mail_id=str(mail_id), notice=mail.notice)
-        return True
+        return self.compose(mail, dossier.dossier_number, address)
 
     @retry_on_conflict()
     def _settle(self, mail_id: UUID, undeliverable: bool = False) -> None:
