@@ -1,5 +1,6 @@
-"""Outbox relay and inbound processing against a real broker: order, duplicates, facts out of
-order, poison records, and a broker that forgets everything while the services run."""
+"""Outbox relay, inbound processing and the audit trail against a real broker: order,
+duplicates, facts out of order, poison records, a broker that forgets everything while the
+services run, and a trail that resumes where it stopped."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from ants_events import IntegrationEvent, topics
 from ants_events.requests import RequestCancelledV1
+from ants_runtime.audit_trail import AuditTrail
 from ants_runtime.inbound import InboundEvents, NotReady
 from ants_runtime.kafka import ensure_topics
 from ants_runtime.outbox import OutboxRelay
@@ -438,3 +440,65 @@ async def test_events_of_many_dossiers_are_stored_together_and_a_failing_one_spo
     assert [RequestCancelledV1.model_validate_json(r.value).reason for r in dead] == [
         r for r in reasons if r == "boom"
     ]
+
+
+# --- the audit trail ---------------------------------------------------------------------
+
+
+class CountingTrail(AuditTrail):
+    """The trail, counting the records of the requests topic it was handed."""
+
+    def __init__(self, datastore: Any, settings: ServiceSettings) -> None:
+        super().__init__(datastore, settings)
+        self.read = 0
+
+    def keep(self, records: list[Any]) -> None:
+        self.read += sum(1 for r in records if r.topic == topics.REQUESTS)
+        super().keep(records)
+
+
+@contextlib.asynccontextmanager
+async def trail_of(datastore: Any, settings: ServiceSettings) -> AsyncIterator[CountingTrail]:
+    trail = CountingTrail(datastore, settings)
+    async with trail.running():
+        yield trail
+
+
+async def history_length(trail: AuditTrail, subject: str, length: int) -> None:
+    async def holds_it_all() -> bool:
+        await trail.caught_up(5.0)
+        return len(trail.history(subject)) == length
+
+    await until(holds_it_all)
+
+
+async def test_a_restarted_trail_reads_only_what_came_since(broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(broker.bootstrap, tmp_path, "requests")
+    await ensure_topics(settings)
+    app, counter = make_producer(tmp_path, "un", "deux", "trois")
+    subject = str(counter.id)
+    service = sqlite_app(Consumer, tmp_path / "audit.sqlite")  # the trail lives in its store
+    store = service.recorder.datastore
+    async with started_relay(app, settings) as relay:
+        await until(lambda: relay.wait_published(4, timeout=0.1))
+        async with trail_of(store, settings) as trail:
+            await history_length(trail, subject, 3)
+            assert trail.read == 3
+
+        counter.cancel("quatre")
+        app.save(counter)
+        await until(lambda: relay.wait_published(5, timeout=0.1))
+        async with trail_of(store, settings) as trail:
+            await history_length(trail, subject, 4)
+            assert trail.read == 1  # the new record only: the others were kept before
+
+        # The broker forgets everything while no trail runs; the relay publishes it all again,
+        # then a new event. The trail resumes where the same record still stands.
+        broker.restart_empty()
+        counter.cancel("cinq")
+        app.save(counter)
+        await until(lambda: relay.wait_published(6, timeout=0.1))
+        async with trail_of(store, settings) as trail:
+            await history_length(trail, subject, 5)
+    reasons = [entry["data"]["reason"] for entry in trail.history(subject)]
+    assert reasons == ["un", "deux", "trois", "quatre", "cinq"]

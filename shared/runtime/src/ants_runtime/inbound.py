@@ -48,7 +48,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from ants_runtime import tracing
 from ants_runtime.cluster import LocalCoordinator, Message, PostgresCoordinator
 from ants_runtime.inbox import ParkedRecord, inbox_of
-from ants_runtime.kafka import connection_options, fetch_ends
+from ants_runtime.kafka import connection_options, fetch_ends, records_in_place
 from ants_runtime.positions import ConsumedOffsets
 from ants_runtime.recoveries import Recoveries
 from ants_runtime.settings import ServiceSettings
@@ -407,17 +407,7 @@ class InboundEvents:
         return await self._record_in_place(tp, self.done_offsets[tp] - 1, self._last_ids.get(tp))
 
     async def _record_in_place(self, tp: TopicPartition, offset: int, ce_id: bytes | None) -> bool:
-        probe = AIOKafkaConsumer(**connection_options(self.settings), enable_auto_commit=False)
-        await probe.start()
-        try:
-            probe.assign([tp])
-            probe.seek(tp, offset)
-            found = (await probe.getmany(tp, timeout_ms=2000, max_records=1)).get(tp, [])
-        finally:
-            await probe.stop()
-        return bool(found) and found[0].offset == offset and (
-            dict(found[0].headers or []).get("ce_id") == ce_id
-        )
+        return tp in await records_in_place(self.settings, {tp: (offset, ce_id)})
 
     def _advanced(self) -> None:
         self._last_progress = time.monotonic()

@@ -109,3 +109,26 @@ async def fetch_ends(
         return {tp: int(consumer.highwater(tp)) for tp in positions}  # type: ignore[arg-type]
     finally:
         await consumer.stop()
+
+
+async def records_in_place(
+    settings: ServiceSettings, expected: dict[TopicPartition, tuple[int, bytes | None]]
+) -> set[TopicPartition]:
+    """The partitions whose record at the given offset still carries the given ce_id, read
+    with a new client: where a reader that stopped there can resume. The embedded broker may
+    have forgotten a topic and been refilled since, with other records at those offsets."""
+    found: set[TopicPartition] = set()
+    if not expected:
+        return found
+    probe = AIOKafkaConsumer(**connection_options(settings), enable_auto_commit=False)
+    await probe.start()
+    try:
+        for tp, (offset, ce_id) in expected.items():
+            probe.assign([tp])
+            probe.seek(tp, offset)
+            got = (await probe.getmany(tp, timeout_ms=2000, max_records=1)).get(tp, [])
+            if got and got[0].offset == offset and dict(got[0].headers or []).get("ce_id") == ce_id:
+                found.add(tp)
+    finally:
+        await probe.stop()
+    return found
