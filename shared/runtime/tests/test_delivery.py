@@ -479,26 +479,45 @@ async def test_a_restarted_trail_reads_only_what_came_since(broker, tmp_path: Pa
     subject = str(counter.id)
     service = sqlite_app(Consumer, tmp_path / "audit.sqlite")  # the trail lives in its store
     store = service.recorder.datastore
+    no_keys = settings.model_copy(update={"trusted_producer_keys_dir": tmp_path / "none"})
+
+    async def publish(reason: str, topic_length: int) -> None:
+        counter.cancel(reason)
+        app.save(counter)
+        await until(lambda: _topic_length(broker.bootstrap, topic_length))
+
     async with started_relay(app, settings) as relay:
         await until(lambda: relay.wait_published(4, timeout=0.1))
-        async with trail_of(store, settings) as trail:
+        # A copy of the first record (at-least-once): the topic holds four records.
+        first = (await read_topic(broker.bootstrap, topics.REQUESTS))[0]
+        await relay.producer.send_and_wait(  # type: ignore[union-attr]
+            topics.REQUESTS, first.value, key=first.key, headers=list(first.headers), partition=0
+        )
+        async with trail_of(store, no_keys) as trail:  # no producer key pinned: all refused
+            await trail.caught_up(10.0)
+            assert (trail.read, trail.history(subject)) == (4, [])
+        async with trail_of(store, settings) as trail:  # keys pinned since: read again
             await history_length(trail, subject, 3)
-            assert trail.read == 3
+            assert trail.read == 4
 
-        counter.cancel("quatre")
-        app.save(counter)
-        await until(lambda: relay.wait_published(5, timeout=0.1))
+        await publish("quatre", 5)
         async with trail_of(store, settings) as trail:
             await history_length(trail, subject, 4)
             assert trail.read == 1  # the new record only: the others were kept before
 
-        # The broker forgets everything while no trail runs; the relay publishes it all again,
-        # then a new event. The trail resumes where the same record still stands.
+        # The broker forgets while no trail runs, and the relay refills it without the copy:
+        # where the trail stopped now stands another record, so it reads from the start.
         broker.restart_empty()
-        counter.cancel("cinq")
-        app.save(counter)
-        await until(lambda: relay.wait_published(6, timeout=0.1))
+        await publish("cinq", 5)
         async with trail_of(store, settings) as trail:
             await history_length(trail, subject, 5)
+            assert trail.read == 5
+
+        # Forgotten again, refilled with the same records: it resumes where it stopped.
+        broker.restart_empty()
+        await publish("six", 6)
+        async with trail_of(store, settings) as trail:
+            await history_length(trail, subject, 6)
+            assert trail.read == 1
     reasons = [entry["data"]["reason"] for entry in trail.history(subject)]
-    assert reasons == ["un", "deux", "trois", "quatre", "cinq"]
+    assert reasons == ["un", "deux", "trois", "quatre", "cinq", "six"]

@@ -29,9 +29,15 @@ class Notes(ServiceApplication):
 
 
 def sync_mode(app: Any) -> int:
-    with app.factory.datastore.transaction(commit=False) as cursor:
-        cursor.execute("PRAGMA synchronous")
-        return int(cursor.fetchone()[0])
+    """The mode of two connections open at once (the pool opens one for each)."""
+    datastore = app.factory.datastore
+    with datastore.transaction(commit=False) as one, datastore.transaction(commit=False) as two:
+        modes = set()
+        for cursor in (one, two):
+            cursor.execute("PRAGMA synchronous")
+            modes.add(int(cursor.fetchone()[0]))
+    [mode] = modes
+    return mode
 
 
 def test_the_service_settings_commit_without_flushing_each_time(tmp_path: Path, monkeypatch: Any) -> None:
@@ -44,10 +50,11 @@ def test_the_service_settings_commit_without_flushing_each_time(tmp_path: Path, 
     assert sync_mode(full) == 2  # FULL, as asked
 
 
-def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["sometimes", "off"])  # OFF could corrupt the file
+def test_an_unknown_or_unsafe_mode_is_refused(tmp_path: Path, mode: str) -> None:
     with pytest.raises(ValueError, match="SQLITE_SYNCHRONOUS"):
         Notes(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                   "SQLITE_DBNAME": str(tmp_path / "s.sqlite"), "SQLITE_SYNCHRONOUS": "sometimes"})
+                   "SQLITE_DBNAME": str(tmp_path / "s.sqlite"), "SQLITE_SYNCHRONOUS": mode})
 
 
 WRITER = """

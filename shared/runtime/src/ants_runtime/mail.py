@@ -141,7 +141,7 @@ class AsyncSmtpRelay:
     async def deliver(self, message: Message) -> None:
         async with self._lock:
             while True:
-                reused = self._smtp is not None
+                reused = self._smtp is not None and self._smtp.is_connected
                 try:
                     await (await self._connection()).send_message(message)
                     return

@@ -90,7 +90,7 @@ def retry_on_conflict(attempts: int = 8) -> Callable[[Callable[P, R]], Callable[
     return decorate
 
 
-SQLITE_SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
+SQLITE_SYNC_MODES = {"NORMAL", "FULL", "EXTRA"}  # OFF could corrupt the file on a power loss
 
 
 def sync_commits(datastore: SQLiteDatastore, mode: str) -> None:
@@ -101,7 +101,7 @@ def sync_commits(datastore: SQLiteDatastore, mode: str) -> None:
     checkpoints only: a commit survives the process being killed (the operating system
     holds it), and a power loss may take back the last transactions, as a restore from
     backup does (which the system is built to survive: see event_id_of)."""
-    mode = mode.upper()
+    mode = mode.strip().upper()
     if mode not in SQLITE_SYNC_MODES:
         raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {sorted(SQLITE_SYNC_MODES)}, not {mode!r}")
     pool = datastore.pool
@@ -123,10 +123,13 @@ async def run_in_store(
     takes tens of microseconds, less than handing it to a worker thread and the GIL back and
     forth (measured: a third of the whole system's CPU per dossier). On PostgreSQL it runs on
     a worker thread: it waits on the network and on other replicas' locks, and the loop must
-    go on serving meanwhile. Work that waits on something else (a password hash, a mail
-    server) uses `asyncio.to_thread` whatever the store."""
+    go on serving meanwhile. Work that waits on something else or takes milliseconds (a
+    password hash, a mail server, re-encoding an uploaded image, a whole audit bundle) uses
+    `asyncio.to_thread` whatever the store."""
     if datastore is None or isinstance(datastore, SQLiteDatastore):
-        return operation(*args, **kwargs)
+        result = operation(*args, **kwargs)
+        await asyncio.sleep(0)  # a turn for the other tasks: loops of operations never starve them
+        return result
     return await asyncio.to_thread(operation, *args, **kwargs)
 
 

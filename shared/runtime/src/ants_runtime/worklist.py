@@ -91,7 +91,8 @@ class WorkList:
 
     async def work_once(self) -> float:
         """Work every open item that is due; the seconds until the next one is."""
-        await self.app.call(self.catch_up)
+        while await self.app.call(self.catch_up):
+            pass  # a page at a time: the loop serves in between
         in_a_row = 0
         for item in list(self.open):
             tries, due = self.retries.get(item, (0, 0.0))
@@ -125,21 +126,19 @@ class WorkList:
         due_times = [d for item, (_, d) in self.retries.items() if item in self.open]
         return max(0.05, min(due_times) - time.monotonic()) if due_times else self.idle_wait
 
-    def catch_up(self) -> None:
-        """Read the events of the two topics stored since the last look."""
-        while True:
-            found = self.app.recorder.select_notifications(
-                self.position + 1, self.page, topics=self.topics
-            )
-            for notification in found:
-                item = aggregate_id(notification.originator_id)
-                if notification.topic == self.opened_topic:
-                    self.open.setdefault(item, None)
-                else:
-                    self.open.pop(item, None)
-                    self.retries.pop(item, None)
-            if len(found) < self.page:
-                if found:
-                    self.position = found[-1].id
-                return
+    def catch_up(self) -> bool:
+        """Read a page of the events of the two topics stored since the last look; True when
+        there may be more."""
+        found = self.app.recorder.select_notifications(
+            self.position + 1, self.page, topics=self.topics
+        )
+        for notification in found:
+            item = aggregate_id(notification.originator_id)
+            if notification.topic == self.opened_topic:
+                self.open.setdefault(item, None)
+            else:
+                self.open.pop(item, None)
+                self.retries.pop(item, None)
+        if found:
             self.position = found[-1].id
+        return len(found) == self.page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -177,7 +178,7 @@ class DossierDocumentsController(Controller):
             content = upload.content()
         documents.check_document(kind, content)  # input before the kind's state
         await runtime.wait_for_fact(dossier_id, lambda: documents.awaits(dossier_id, kind))
-        document = await documents.call(
+        document = await asyncio.to_thread(  # re-encodes the image: milliseconds, off the loop
             documents.upload_document, dossier_id, principal.account_id, kind, content
         )
         return DeclarationReceived(UUID(document["document_id"]), document["sha256"], kind)

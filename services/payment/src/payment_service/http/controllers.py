@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 from uuid import UUID
 
@@ -134,7 +135,9 @@ class PaymentsController(Controller):
         structlog.contextvars.bind_contextvars(dossier_id=str(data.dossier_id))
         payments.check_card(data.card_number, data.expiry, data.cvv)  # input before state
         await runtime.wait_for_fact(data.dossier_id, lambda: payments.knows(data.dossier_id))
-        payment, created = await payments.call(
+        # The card goes to the payment provider, a bank's service behind a synchronous port:
+        # off the loop, whatever the store.
+        payment, created = await asyncio.to_thread(
             payments.authorise_payment, principal.account_id, data.dossier_id, data.card_number,
             data.expiry, data.cvv, idempotency_key,
         )
