@@ -29,6 +29,7 @@ class FakeRecord:
     value: bytes
     headers: list[tuple[str, bytes]]
     offset: int = 0
+    partition: int = 0
 
 
 class ProducerNamedBySource:
