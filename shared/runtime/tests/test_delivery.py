@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -14,6 +15,8 @@ from uuid import uuid4
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from ants_events import IntegrationEvent, topics
+from ants_events.base import FeeLine
+from ants_events.payment import PaymentRecordedV1
 from ants_events.requests import RequestCancelledV1
 from ants_runtime.audit_trail import AuditTrail
 from ants_runtime.inbound import InboundEvents, NotReady
@@ -21,7 +24,7 @@ from ants_runtime.kafka import ensure_topics
 from ants_runtime.outbox import OutboxRelay
 from ants_runtime.settings import ServiceSettings
 from ants_runtime.store import ServiceApplication, event_id_of, stop_gracefully
-from ants_stack.testing import install_test_producer_keys, producer_signer_of, read_topic
+from ants_stack.testing import install_test_producer_keys, producer_signer_of, publish, read_topic
 from eventsourcing.domain import Aggregate, event
 
 
@@ -440,6 +443,38 @@ async def test_events_of_many_dossiers_are_stored_together_and_a_failing_one_spo
     assert [RequestCancelledV1.model_validate_json(r.value).reason for r in dead] == [
         r for r in reasons if r == "boom"
     ]
+
+
+@pytest.mark.parametrize("first", ["requests", "payment"])
+async def test_facts_fetched_together_are_handled_in_the_order_they_were_published(broker, tmp_path: Path, first: str) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(broker.bootstrap, tmp_path, "consumer")
+    await ensure_topics(settings)
+    dossier_id = uuid4()
+    facts = {
+        "requests": RequestCancelledV1(event_id=uuid4(), occurred_at=datetime.now(UTC),
+                                       dossier_id=dossier_id, reason="abandon"),
+        "payment": PaymentRecordedV1(
+            event_id=uuid4(), occurred_at=datetime.now(UTC), payment_id=uuid4(),
+            dossier_id=dossier_id, account_id=uuid4(), amount="13.76",
+            lines=(FeeLine(code="Y4", label="Taxe fixe", amount="13.76"),),
+            psp_reference="PSP-1", card_last4="0000",
+        ),
+    }
+    order = [first, *(name for name in facts if name != first)]
+    for sequence, name in enumerate(order, 1):  # both on the broker before the consumer looks
+        await publish(broker.bootstrap, facts[name], sequence)
+    seen: list[str] = []
+
+    def note(e: Any) -> list[Any]:
+        seen.append(e.producer)
+        return []
+
+    inbound = InboundEvents(sqlite_app(Consumer, tmp_path / "c.sqlite"), settings)
+    inbound.on(RequestCancelledV1, note)
+    inbound.on(PaymentRecordedV1, note)
+    async with running(inbound):
+        await caught_up(inbound)
+    assert seen == order
 
 
 # --- the audit trail ---------------------------------------------------------------------

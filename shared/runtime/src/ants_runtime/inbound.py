@@ -28,6 +28,7 @@ import asyncio
 import collections
 import functools
 import hashlib
+import heapq
 import math
 import random
 import time
@@ -176,9 +177,8 @@ class InboundEvents:
                 batches = await consumer.getmany(
                     timeout_ms=self.settings.kafka_fetch_max_wait_ms, max_records=self.batch_size
                 )
-                # Partitions are handled side by side (a slow one does not hold the others);
-                # within a partition, in order.
-                await asyncio.gather(*(self._handle_partition(tp, r) for tp, r in batches.items()))
+                if batches:
+                    await self._handle_fetched(batches)
                 if batches:
                     self._advanced()
                     self._tell_progress(list(batches))
@@ -316,10 +316,15 @@ class InboundEvents:
             if tp not in self.partitions and (tp.topic, tp.partition) in saved:
                 self.remote_done[tp] = max(self.remote_done.get(tp, 0), saved[(tp.topic, tp.partition)][0])
 
-    async def _handle_partition(self, tp: TopicPartition, records: list[Any]) -> None:
-        await self.handle_batch(records)
-        self.done_offsets[tp] = records[-1].offset + 1
-        self._last_ids[tp] = dict(records[-1].headers or []).get("ce_id", b"")
+    async def _handle_fetched(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        """What one fetch brought from every partition, handled in the order it was
+        published (each partition's own order kept): a fact that came with the one it
+        follows is handled after it, so that, say, the certificate issued once a dossier
+        is both submitted and paid carries the trace of the payment that completed it."""
+        await self.handle_batch(list(heapq.merge(*batches.values(), key=lambda r: r.timestamp)))
+        for tp, records in batches.items():
+            self.done_offsets[tp] = records[-1].offset + 1
+            self._last_ids[tp] = dict(records[-1].headers or []).get("ce_id", b"")
 
     async def _verify_in_place(self, consumer: AIOKafkaConsumer) -> None:
         """Every few seconds, read back the last record handled in each partition: a broker
