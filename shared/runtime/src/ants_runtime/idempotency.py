@@ -168,8 +168,9 @@ async def _first(
         try:
             if finished and start:
                 kept = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"x-request-id"]
-                await run_in_store(requests.datastore, 
-                    requests.finish, kept_scope, int(start["status"]), kept, b"".join(chunks)
+                await run_in_store(
+                    requests.datastore, requests.finish, kept_scope, int(start["status"]), kept,
+                    b"".join(chunks),
                 )
             else:
                 await run_in_store(requests.datastore, requests.abandon, kept_scope)

@@ -179,7 +179,6 @@ class InboundEvents:
                 )
                 if batches:
                     await self._handle_fetched(batches)
-                if batches:
                     self._advanced()
                     self._tell_progress(list(batches))
                 await self._check_positions(consumer)
